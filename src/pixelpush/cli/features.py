@@ -1,0 +1,6 @@
+"""``pixelpush features`` (placeholder)."""
+
+
+def features() -> None:
+    """Not implemented yet."""
+    raise SystemExit("pixelpush features: not implemented yet")

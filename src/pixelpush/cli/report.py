@@ -1,0 +1,6 @@
+"""``pixelpush report`` (placeholder)."""
+
+
+def report() -> None:
+    """Not implemented yet."""
+    raise SystemExit("pixelpush report: not implemented yet")

@@ -1,0 +1,1 @@
+"""Catalogs and interactions: the embedded "fashion" default, MovieLens+posters, Amazon."""

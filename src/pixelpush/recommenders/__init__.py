@@ -1,0 +1,1 @@
+"""Visually-aware recommenders (BPR, VBPR, DeepStyle), their training and evaluation."""

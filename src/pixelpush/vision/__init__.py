@@ -1,0 +1,1 @@
+"""Images in and features out: decoding and validation, the public image model (IC), extraction."""
