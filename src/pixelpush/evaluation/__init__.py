@@ -1,0 +1,1 @@
+"""Metrics (hit ratio, SSIM), campaigns (resumable, parallel) and the paper's experiments."""

@@ -1,0 +1,44 @@
+import pytest
+
+from pixelpush.errors import ConfigError
+from pixelpush.evaluation.config import load_config, parse_config
+
+
+def test_units_expand_black_box_perturbations_and_blend_epsilons():
+    cfg = parse_config(
+        {"experiments": [{"attacks": ["wb", "bb-rank", "baseline-blend"], "perturbations": [16, 64], "blend_epsilons": [0.01, 0.1]}]}
+    )
+    units = cfg.experiments[0].units()
+    assert [(u["attack"], u["perturbations"], u.get("blend_epsilon")) for u in units] == [
+        ("wb", 0, None),
+        ("bb-rank", 16, None),
+        ("bb-rank", 64, None),
+        ("baseline-blend", 0, 0.01),
+        ("baseline-blend", 0, 0.1),
+    ]
+
+
+def test_bad_values_name_the_field(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('seed = 1\n[[experiments]]\nattacks = ["wb", "magic"]\nsteps = 0\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "bad.toml" in str(err.value) and "experiments.0.attacks" in str(err.value) and "steps" in str(err.value)
+
+
+def test_unknown_key_and_broken_toml_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="sed"):
+        parse_config({"sed": 1})
+    path = tmp_path / "broken.toml"
+    path.write_text("seed = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_relative_dataset_root_is_taken_from_the_config_folder(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    path = tmp_path / "cfg" / "c.toml"
+    path.write_text('[dataset]\nname = "movielens-posters"\nroot = "../data"\n')
+    assert load_config(path).dataset.root == str((tmp_path / "data").resolve())
