@@ -117,7 +117,7 @@ class Dataset:
             "image_shape": list(first.shape),
             "density": float(len(self.interactions) / max(1, self.n_users * self.n_items)),
             "history_length": {
-                "min": int(lengths.min(initial=0)),
+                "min": int(lengths.min()) if len(lengths) else 0,
                 "median": float(np.median(lengths)) if len(lengths) else 0.0,
                 "mean": float(lengths.mean()) if len(lengths) else 0.0,
                 "p90": float(np.percentile(lengths, 90)) if len(lengths) else 0.0,
