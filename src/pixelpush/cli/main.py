@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=True)
     except PixelpushError as err:
-        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {err}", highlight=False)
         return 2
     except SystemExit as exit_:
         return int(exit_.code or 0) if isinstance(exit_.code, int | None) else 1
