@@ -6,7 +6,8 @@ CONTRACT (implemented in ``platform/service.py``):
   scores), ``"partial"`` (only the top ``visible_count`` = ceil(1% of the catalog) of each
   ranking is visible; a rank outside it is never revealed, it reads as ``None``/0).
 - Ranks are 1-based among the items the user has not consumed; ties count optimistically
-  (rank = 1 + number of other unconsumed items with a strictly higher score).
+  (rank = 1 + number of other unconsumed items with a strictly higher score). An item the user
+  has consumed is in no ranking of theirs: its rank reads 0 at every access level.
 - Every upload and every query is counted; a budget, when set, refuses the first call past it
   with :class:`pixelpush.errors.BudgetExceededError` (nothing is counted for a refused call).
 - ``probe_*(user, item, images)`` answers for a batch of B candidate uploads of one item in one
@@ -37,7 +38,10 @@ class PlatformClient(Protocol):
         """Replace `item`'s image by `image` ``(H, W, 3)`` uint8 (1 upload)."""
 
     def register_user(self, history: np.ndarray | list[int]) -> int:
-        """Register a new user who consumed `history`; the platform folds them in. Returns the id."""
+        """Register a new user who consumed `history`; the platform folds them in. Returns the id.
+
+        Not counted as an upload or a query (the platform counts registrations separately).
+        """
 
     def scores(self, user: int, items: np.ndarray | list[int]) -> np.ndarray:
         """Scores of `items` for `user` (access ``score`` only; 1 query)."""
@@ -45,7 +49,7 @@ class PlatformClient(Protocol):
     def rank(self, users: int | np.ndarray, item: int) -> np.ndarray:
         """1-based rank of `item` for each user (``score``/``rank``; ``partial``: 0 where not visible).
 
-        One query per user.
+        0 also where the user consumed `item`. One query per user.
         """
 
     def ranking(self, user: int) -> np.ndarray:
