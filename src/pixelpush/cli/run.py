@@ -1,11 +1,78 @@
-"""``pixelpush run`` and ``pixelpush demo`` (placeholder)."""
+"""``pixelpush run CONFIG --out DIR`` and ``pixelpush demo``: campaigns from a config file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Optional  # noqa: UP035 - typer reads Optional[...] annotations
+
+import typer
+
+log = logging.getLogger(__name__)
+
+DEMO_CONFIG = "demo.toml"
 
 
-def run() -> None:
-    """Not implemented yet."""
-    raise SystemExit("pixelpush run: not implemented yet")
+def _find_demo_config() -> Path:
+    """configs/demo.toml of the checkout this package is installed from (or the working folder)."""
+    from pixelpush.errors import ConfigError
+
+    for parent in [Path.cwd(), *Path(__file__).resolve().parents]:
+        candidate = parent / "configs" / DEMO_CONFIG
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"configs/{DEMO_CONFIG} not found: run from the pixelpush checkout or pass --config")
 
 
-def demo() -> None:
-    """Not implemented yet."""
-    raise SystemExit("pixelpush demo: not implemented yet")
+def _execute(config_path: Path, out: Path, workers: int, report: bool) -> dict:
+    from rich.console import Console
+
+    from pixelpush.evaluation.campaign import run_campaign, save_config
+    from pixelpush.evaluation.config import load_config
+    from pixelpush.report import render_report, table_text
+
+    console = Console(soft_wrap=True)
+    config = load_config(config_path)
+    started = time.perf_counter()
+    save_config(config, config_path, out)
+    results = run_campaign(config, out, workers=workers)
+    timings_path = out / "timings.json"
+    if report:
+        t0 = time.perf_counter()
+        page = render_report(out)
+        timings = json.loads(timings_path.read_text())
+        timings["report"] = round(time.perf_counter() - t0, 3)
+        timings["total"] = round(time.perf_counter() - started, 3)
+        timings_path.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
+    console.print(table_text(results), highlight=False, soft_wrap=True)
+    recs = results["recommenders"]
+    gains = ", ".join(
+        f"{k} AUC {v['auc']:.3f}" + (f" (visual gain {v['visual_gain']:+.1%})" if v.get("visual_gain") is not None else "")
+        for k, v in recs.items()
+    )
+    console.print(f"Recommenders: {gains}", highlight=False)
+    console.print(f"Results: {out.resolve()}/results.json", highlight=False)
+    if report:
+        console.print(f"Report:  {page.resolve()}", highlight=False)
+    return results
+
+
+def run(
+    config: Path = typer.Argument(..., help="Campaign config (TOML), e.g. configs/table2.toml.", exists=False),
+    out: Path = typer.Option(..., "--out", help="Run folder (created; an existing one is resumed)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Parallel worker processes for the pairs."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Render report.html at the end."),
+) -> None:
+    """Train, attack and evaluate as CONFIG says; resumable: run again on the same --out to continue."""
+    _execute(config, out, workers, report)
+
+
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Parallel worker processes for the pairs."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Override the demo config."),  # noqa: UP045
+) -> None:
+    """The main job on the embedded catalog: Table 2 in small, the baselines, and the report."""
+    _execute(config or _find_demo_config(), out, workers, report=True)

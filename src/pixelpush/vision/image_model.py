@@ -50,7 +50,8 @@ class ImageModel(nn.Module, ABC):
         """``(B, H, W, 3)`` pixels in 0..255 to normalised ``(B, 3, S, S)``, differentiably."""
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"expected images of shape (B, H, W, 3), got {tuple(images.shape)}")
-        x = images.permute(0, 3, 1, 2).to(dtype=torch.float32)
+        param = next(self.parameters(), None)
+        x = images.permute(0, 3, 1, 2).to(dtype=param.dtype if param is not None and param.is_floating_point() else torch.float32)
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(
                 x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True
