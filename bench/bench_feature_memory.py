@@ -1,0 +1,91 @@
+"""Peak memory of feature extraction does not grow with the catalog.
+
+Extracts features (cold on-disk cache) of a synthetic catalog whose deterministic uploads are
+generated on demand, once for a small and once for a large catalog, each in a fresh subprocess,
+and prints each run's peak RSS and the ratio large/small (goal: about 1). For scale it also
+prints what the large catalog's pixels would take if held in memory. Usage::
+
+    python bench/bench_feature_memory.py [--small 2000] [--large 20000] [--upload 128] [--input-size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def _child(args: argparse.Namespace) -> None:
+    import torch
+
+    from pixelpush.data.catalog import ImageStore
+    from pixelpush.vision.features import extract_features
+    from pixelpush.vision.models import load_image_model
+
+    class SyntheticCatalog(ImageStore):
+        """`n` deterministic ``(size, size, 3)`` uploads, generated on demand (nothing stored)."""
+
+        def __init__(self, n: int, size: int) -> None:
+            self.n, self.size = n, size
+
+        def __len__(self) -> int:
+            return self.n
+
+        def get(self, item: int) -> np.ndarray:
+            rng = np.random.default_rng(item)
+            small = rng.integers(0, 256, (self.size // 8, self.size // 8, 3), dtype=np.uint8)
+            return np.repeat(np.repeat(small, 8, axis=0), 8, axis=1)
+
+    torch.set_num_threads(args.threads)
+    model = load_image_model("squeezenet1_1", input_size=args.input_size)
+    images = SyntheticCatalog(args.child, args.upload)
+    with torch.inference_mode():  # warm-up so both runs start from the same allocator state
+        model(torch.from_numpy(np.stack(images.many(range(args.batch_size)))))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        feats = extract_features(model, images, cache_dir=tmp, batch_size=args.batch_size, progress=False)
+        shape = feats.shape
+        del feats
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"n": args.child, "shape": list(shape), "seconds": seconds, "peak_kib": peak, "before_kib": before}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--large", type=int, default=20000)
+    parser.add_argument("--upload", type=int, default=128, help="upload side in pixels")
+    parser.add_argument("--input-size", type=int, default=64, help="SqueezeNet input side")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        _child(args)
+        return
+
+    runs = {}
+    for n in (args.small, args.large):
+        cmd = [sys.executable, __file__, "--child", str(n), "--upload", str(args.upload),
+               "--input-size", str(args.input_size), "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        runs[n] = json.loads(out.strip().splitlines()[-1])
+        r = runs[n]
+        print(f"n={n:6d}: features {tuple(r['shape'])} in {r['seconds']:.1f} s; peak RSS {r['peak_kib'] / 1024:.0f} MiB "
+              f"(after model load and warm-up {r['before_kib'] / 1024:.0f} MiB)")
+    small, large = runs[args.small], runs[args.large]
+    pixels = args.large * args.upload * args.upload * 3 / 2**20
+    print(f"peak RSS ratio large/small: {large['peak_kib'] / small['peak_kib']:.3f} "
+          f"(growth {(large['peak_kib'] - small['peak_kib']) / 1024:.0f} MiB; the large catalog's pixels would be {pixels:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""On-disk feature cache: content-addressed chunks and assembled, memory-mappable ``.npy`` files.
+
+Layout under ``cache_dir`` (one folder per model identity and storage dtype)::
+
+    <cache_dir>/<model-slug>-<id-hash>/<dtype>/
+        chunks/<chunk-hash>.npy        features of one chunk of items, keyed by their content keys
+        <catalog-hash>.npy             all items' features, (N, d), assembled from the chunks
+        <catalog-hash>.json            manifest: model identity, n, d, dtype, catalog hash, chunks
+
+Every file is written atomically: to a temporary file in the same folder (named after the
+writing process), flushed and fsynced, then renamed over the target with :func:`os.replace`.
+A killed run therefore leaves only whole files behind (plus temporaries of a dead process,
+removed by the next run). Files are checked before use (header, dtype, shape and exact size);
+a damaged one is logged, deleted and recomputed, never returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+_log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_TMP_SUFFIX = ".tmp"
+_TMP_RE = re.compile(r"^\..+\.pid(\d+)\.[0-9a-f]+\.tmp$")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: not every platform can open a folder)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """Open a temporary file next to `path` for binary writing; on success it replaces `path`.
+
+    On any exception the temporary file is removed and `path` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.pid{os.getpid()}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
+    try:
+        with open(tmp, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _npy_header(fh: IO[bytes], shape: tuple[int, ...], dtype: np.dtype) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(fh, header)
+
+
+def write_npy_atomic(path: Path, blocks: Iterator[np.ndarray] | list[np.ndarray], shape: tuple[int, int], dtype: str) -> None:
+    """Write an ``.npy`` of `shape` and `dtype` atomically from row `blocks`, one block at a time.
+
+    Streaming the blocks through ordinary writes keeps memory bounded by one block (a writable
+    memory map would keep every dirty page of the file resident until written back).
+    """
+    dt = np.dtype(dtype)
+    rows = 0
+    with atomic_file(path) as fh:
+        _npy_header(fh, shape, dt)
+        for block in blocks:
+            block = np.ascontiguousarray(block, dtype=dt)
+            if block.ndim != 2 or block.shape[1] != shape[1]:
+                raise ValueError(f"block of shape {block.shape} does not fit an array of shape {shape}")
+            fh.write(block.data)
+            rows += len(block)
+        if rows != shape[0]:
+            raise ValueError(f"wrote {rows} rows into an array of shape {shape}")
+
+
+def open_npy_checked(path: Path, *, shape: tuple[int, int] | None = None, dtype: str | None = None) -> np.memmap | None:
+    """A read-only memory map of the ``.npy`` at `path` if it is whole and as expected, else None.
+
+    Checks the header, C order, `dtype`, `shape` and that the file size is exactly header plus
+    data (a truncated or padded file fails). A missing file gives None without a warning; a
+    damaged one is logged and gives None.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+            offset = fh.tell()
+        problem = None
+        if fortran:
+            problem = "Fortran order"
+        elif dtype is not None and got_dtype != np.dtype(dtype):
+            problem = f"dtype {got_dtype}, expected {dtype}"
+        elif len(got_shape) != 2 or (shape is not None and tuple(got_shape) != tuple(shape)):
+            problem = f"shape {got_shape}, expected {shape}"
+        else:
+            expected = offset + int(np.prod(got_shape)) * got_dtype.itemsize
+            size = path.stat().st_size
+            if size != expected:
+                problem = f"{size} bytes, expected {expected} (truncated or padded)"
+        if problem is None:
+            if int(np.prod(got_shape)) == 0:  # np.memmap refuses empty maps
+                arr = np.empty(got_shape, dtype=got_dtype)
+                arr.flags.writeable = False
+                return arr  # type: ignore[return-value]
+            return np.memmap(path, dtype=got_dtype, mode="r", offset=offset, shape=tuple(got_shape))
+    except (OSError, ValueError, EOFError, SyntaxError) as err:
+        problem = f"unreadable ({err})"
+    _log.warning("feature cache file %s is damaged (%s): discarding it and recomputing", path, problem)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "model"
+
+
+class FeatureStore:
+    """The cache folder of one model identity and storage dtype (see the module docstring)."""
+
+    def __init__(self, cache_dir: Path, model_identity: str, dtype: str) -> None:
+        ident = hashlib.blake2b(model_identity.encode(), digest_size=6).hexdigest()
+        self.model_identity = model_identity
+        self.dtype = dtype
+        self.root = Path(cache_dir) / f"{_slug(model_identity)}-{ident}" / dtype
+        self.chunk_dir = self.root / "chunks"
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({str(self.root)!r})"
+
+    def prepare(self) -> None:
+        """Create the folders and remove temporaries left by processes that no longer run."""
+        self.chunk_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.chunk_dir):
+            for tmp in folder.glob(f".*{_TMP_SUFFIX}"):
+                match = _TMP_RE.match(tmp.name)
+                if match and not _pid_alive(int(match.group(1))):
+                    _log.info("removing stale temporary file %s from an interrupted run", tmp)
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+
+    # chunks ------------------------------------------------------------------------------
+    def chunk_path(self, chunk_hash: str) -> Path:
+        return self.chunk_dir / f"{chunk_hash}.npy"
+
+    def has_chunk(self, chunk_hash: str, rows: int, dim: int) -> bool:
+        """Whether a whole chunk file of the right shape exists (its values are checked on read)."""
+        return open_npy_checked(self.chunk_path(chunk_hash), shape=(rows, dim), dtype=self.dtype) is not None
+
+    def read_chunk(self, chunk_hash: str, rows: int, dim: int) -> np.ndarray | None:
+        """A finished chunk's features, or None if it is missing or damaged (then deleted)."""
+        arr = open_npy_checked(self.chunk_path(chunk_hash), shape=(rows, dim), dtype=self.dtype)
+        if arr is None:
+            return None
+        out = np.array(arr)  # copy out of the map: the chunk file may be replaced later
+        if not np.isfinite(out).all():
+            _log.warning("feature chunk %s holds non-finite values: discarding and recomputing", chunk_hash)
+            self.chunk_path(chunk_hash).unlink(missing_ok=True)
+            return None
+        return out
+
+    def write_chunk(self, chunk_hash: str, features: np.ndarray) -> None:
+        write_npy_atomic(self.chunk_path(chunk_hash), [features], features.shape, self.dtype)
+
+    # assembled arrays --------------------------------------------------------------------
+    def features_path(self, catalog_hash: str) -> Path:
+        return self.root / f"{catalog_hash}.npy"
+
+    def manifest_path(self, catalog_hash: str) -> Path:
+        return self.root / f"{catalog_hash}.json"
+
+    def read_manifest(self, catalog_hash: str) -> dict[str, Any] | None:
+        path = self.manifest_path(catalog_hash)
+        if not path.exists():
+            return None
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            _log.warning("feature cache manifest %s is damaged (%s): rebuilding it", path, err)
+            path.unlink(missing_ok=True)
+            return None
+        return manifest if isinstance(manifest, dict) else None
+
+    def open_assembled(self, catalog_hash: str, n: int, dim: int) -> np.memmap | None:
+        """The assembled features of a catalog if its manifest and array agree and are whole."""
+        manifest = self.read_manifest(catalog_hash)
+        expected = {
+            "format": FORMAT_VERSION,
+            "model": self.model_identity,
+            "n": n,
+            "d": dim,
+            "dtype": self.dtype,
+            "content_hash": catalog_hash,
+        }
+        if manifest is None:
+            return None
+        if any(manifest.get(k) != v for k, v in expected.items()):
+            _log.warning("feature cache manifest %s does not match this catalog: rebuilding", self.manifest_path(catalog_hash))
+            return None
+        return open_npy_checked(self.features_path(catalog_hash), shape=(n, dim), dtype=self.dtype)
+
+    def write_assembled(self, catalog_hash: str, blocks: Iterator[np.ndarray], n: int, dim: int, chunks: list[str], chunk_size: int) -> None:
+        """Write the assembled array, then its manifest (both atomically, in that order)."""
+        write_npy_atomic(self.features_path(catalog_hash), blocks, (n, dim), self.dtype)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "model": self.model_identity,
+            "n": n,
+            "d": dim,
+            "dtype": self.dtype,
+            "content_hash": catalog_hash,
+            "chunk_size": chunk_size,
+            "chunks": chunks,
+            "features": self.features_path(catalog_hash).name,
+        }
+        with atomic_file(self.manifest_path(catalog_hash)) as fh:
+            fh.write(json.dumps(manifest, indent=1).encode())
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
