@@ -1,0 +1,217 @@
+"""The black-box attacks on scores and on rankings (paper §3.4–3.6).
+
+One step at upload ``p`` with features ``f`` (the public image model, ``ctx.image_model``):
+
+1. draw d' perturbations ``p_k = clip(p + U{−δ..δ})`` (integers, per pixel and channel);
+2. their features ``F`` in one forward batch (inference mode), shared with the platform's memo;
+3. query the platform for their scores (``probe_scores``) or ranks (``probe_ranks``,
+   ``s_k = 1 − r_k/N``), and the current image's score or rank (1 query);
+4. ``x = estimator(F − f, s_k − s)``, an estimate of ∂s/∂f;
+5. one vector-Jacobian product through the image model at ``p``: ``g = ∂(x·f(p))/∂p``;
+6. ``p ← clip(p + ε·sign(g))`` and upload.
+
+Cost per step: d' uploads and d' + 1 queries for the probes and the current score, and 1 upload
+for the step. Compute per step: the image model's forward of d' images (no graph), the forward
+of the new upload with a graph (kept for the next step's vector-Jacobian product, and its
+features shared with the memo so the platform does not recompute them at upload), and one
+backward. Nothing else touches the image model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from scipy.special import ndtri
+
+from pixelpush.attacks.base import AttackContext, GradientEstimate, GradientSignAttack
+from pixelpush.attacks.estimators import FeatureGradientEstimator, MinNormLeastSquares
+from pixelpush.errors import ConfigError
+from pixelpush.platform.api import PlatformClient
+from pixelpush.random import numpy_rng
+from pixelpush.vision.image_model import ImageModel
+
+__all__ = ["BlackBoxAttack", "ranks_to_scores"]
+
+_log = logging.getLogger(__name__)
+
+Oracle = Literal["score", "rank"]
+RankToScore = Literal["uniform", "probit"]
+
+
+def ranks_to_scores(ranks: np.ndarray, n_items: int, mapping: RankToScore = "uniform") -> np.ndarray:
+    """Pseudo-scores from 1-based ranks among `n_items` (paper §3.6).
+
+    ``uniform``: ``1 − r/N`` (the paper). ``probit``: ``Φ⁻¹((N − r + 0.5)/N)``, the quantile
+    under a normal score distribution (the original code's variant).
+
+    >>> ranks_to_scores(np.array([1, 50]), 100).tolist()
+    [0.99, 0.5]
+    """
+    r = np.asarray(ranks, dtype=np.float64)
+    if mapping == "uniform":
+        return 1.0 - r / n_items
+    if mapping == "probit":
+        return ndtri((n_items - r + 0.5) / n_items)
+    raise ConfigError(f"unknown rank_to_score {mapping!r}; expected 'uniform' or 'probit'")
+
+
+@dataclass
+class _BlackBoxState:
+    ctx: AttackContext
+    image: np.ndarray
+    model: ImageModel
+    device: torch.device
+    rng: np.random.Generator
+    pixels: torch.Tensor | None = None
+    """The current upload as a leaf tensor ``(1, H, W, 3)`` requiring grad."""
+    features: torch.Tensor | None = None
+    """Its features ``(1, d)`` with the graph kept for the vector-Jacobian product."""
+    extra: Any = None
+
+
+class BlackBoxAttack(GradientSignAttack):
+    """BB-Score (``oracle="score"``) and BB-Rank (``oracle="rank"``).
+
+    Reads only the platform client, the public image model and the memo; never a model.
+
+    Args:
+        oracle: ``"score"`` reads scores (access ``score``), ``"rank"`` reads ranks.
+        perturbations: d', the number of perturbations per step (the paper: 32 … 2,048).
+        radius: δ, the perturbations' ℓ∞ radius in intensity levels (the paper's code: 7).
+        estimator: turns (ΔF, Δs) into ∂s/∂f (default: minimum-norm least squares).
+        rank_to_score: ``"uniform"`` (``1 − r/N``, the paper) or ``"probit"``.
+        epsilon: the step in intensity levels.
+        steps: the number of steps.
+    """
+
+    name = "bb"
+
+    def __init__(
+        self,
+        *,
+        oracle: Oracle = "score",
+        perturbations: int = 32,
+        radius: int = 7,
+        estimator: FeatureGradientEstimator | None = None,
+        rank_to_score: RankToScore = "uniform",
+        epsilon: int = 1,
+        steps: int = 20,
+    ) -> None:
+        super().__init__(epsilon=epsilon, steps=steps)
+        if oracle not in ("score", "rank"):
+            raise ConfigError(f"oracle must be 'score' or 'rank', got {oracle!r}")
+        if int(perturbations) != perturbations or perturbations < 1:
+            raise ConfigError(f"perturbations must be a positive integer, got {perturbations}")
+        if int(radius) != radius or not 1 <= radius <= 255:
+            raise ConfigError(f"radius must be an integer in 1..255, got {radius}")
+        if rank_to_score not in ("uniform", "probit"):
+            raise ConfigError(f"rank_to_score must be 'uniform' or 'probit', got {rank_to_score!r}")
+        self.oracle: Oracle = oracle
+        self.perturbations = int(perturbations)
+        self.radius = int(radius)
+        self.estimator = estimator if estimator is not None else MinNormLeastSquares()
+        self.rank_to_score: RankToScore = rank_to_score
+
+    @property
+    def accesses(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("score",) if self.oracle == "score" else ("score", "rank")
+
+    # -- set-up -------------------------------------------------------------------------------
+    def validate(self, ctx: AttackContext) -> None:
+        super().validate(ctx)
+        if ctx.image_model is None:
+            raise ConfigError(f"{type(self).__name__} needs the public image model (ctx.image_model)")
+
+    def begin(self, ctx: AttackContext) -> _BlackBoxState:
+        model = ctx.image_model
+        assert model is not None
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        state = _BlackBoxState(
+            ctx=ctx,
+            image=ctx.image.copy(),
+            model=model,
+            device=device,
+            rng=numpy_rng(ctx.seed, "attack", self.name, ctx.item),
+        )
+        self._track(state, state.image)
+        return state
+
+    # -- the image model ----------------------------------------------------------------------
+    def _track(self, state: _BlackBoxState, image: np.ndarray) -> None:
+        """Forward `image` with a graph (for the next VJP) and share its features with the memo."""
+        pixels = torch.from_numpy(image[None].astype(np.float32)).to(state.device).requires_grad_(True)
+        features = state.model(pixels)
+        state.pixels, state.features = pixels, features
+        if state.ctx.memo is not None:
+            state.ctx.memo.put(image[None], features.detach().cpu().numpy())
+
+    def _current_features(self, state: _BlackBoxState) -> np.ndarray:
+        if state.features is None:  # after a VJP on an unchanged image (not the usual path)
+            self._track(state, state.image)
+        assert state.features is not None
+        return state.features.detach().cpu().numpy()[0].astype(np.float64)
+
+    def _vjp(self, state: _BlackBoxState, x: np.ndarray) -> np.ndarray:
+        """``∂(x·f(p))/∂p`` by one backward through the graph kept from the last forward."""
+        if state.features is None:
+            self._track(state, state.image)
+        assert state.features is not None and state.pixels is not None
+        weights = torch.from_numpy(np.asarray(x, dtype=np.float32)).to(state.device)[None]
+        (grad,) = torch.autograd.grad(state.features, state.pixels, grad_outputs=weights)
+        state.features = state.pixels = None  # the graph is freed
+        return grad[0].cpu().numpy()
+
+    def perturb(self, state: _BlackBoxState) -> tuple[np.ndarray, np.ndarray]:
+        """Draw d' perturbations of the current upload and return them with ΔF ``(d', d)``."""
+        image = state.image
+        noise = state.rng.integers(-self.radius, self.radius + 1, size=(self.perturbations, *image.shape), dtype=np.int16)
+        noise += image.astype(np.int16)
+        np.clip(noise, 0, 255, out=noise)  # in place: an allocating clip costs 3x the draw
+        batch = noise.astype(np.uint8)
+        with torch.inference_mode():
+            feats = state.model(torch.from_numpy(batch).to(state.device)).cpu().numpy()
+        if state.ctx.memo is not None:
+            state.ctx.memo.put(batch, feats)
+        delta_f = feats.astype(np.float64) - self._current_features(state)[None]
+        return batch, delta_f
+
+    # -- the oracle ---------------------------------------------------------------------------
+    def probe(self, client: PlatformClient, user: int, item: int, batch: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        """Δs of the candidate uploads against the current upload for `user` (d' + 1 queries)."""
+        if self.oracle == "score":
+            s_k = np.asarray(client.probe_scores(user, item, batch), dtype=np.float64)
+            s_0 = float(np.asarray(client.scores(user, [item]), dtype=np.float64)[0])
+            return s_k - s_0, {"score": s_0}
+        r_k = self._visible_ranks(client, np.asarray(client.probe_ranks(user, item, batch)))
+        r_0 = self._visible_ranks(client, np.asarray(client.rank(user, item)).reshape(-1))[0]
+        s = ranks_to_scores(np.append(r_k, r_0), client.n_items, self.rank_to_score)
+        return s[:-1] - s[-1], {"rank": int(r_0), "rank_changes": int(np.count_nonzero(r_k != r_0))}
+
+    @staticmethod
+    def _visible_ranks(client: PlatformClient, ranks: np.ndarray) -> np.ndarray:
+        """Ranks with "not visible" (0, partial access) read as ``visible_count + 1``."""
+        ranks = ranks.astype(np.int64)
+        return np.where(ranks <= 0, client.visible_count + 1, ranks)
+
+    # -- the step -----------------------------------------------------------------------------
+    def estimate(self, state: _BlackBoxState, delta_f: np.ndarray, delta_s: np.ndarray, info: dict[str, Any], attacked: int | None = None) -> GradientEstimate:
+        """Solve for ∂s/∂f and pull it back to the pixels, or flag the step uninformative."""
+        info = {**info, "distinct": int(np.unique(delta_s).size), "changed": int(np.count_nonzero(delta_s))}
+        x = self.estimator.estimate(delta_f, delta_s)
+        if x is None:
+            return GradientEstimate(pixel=None, uninformative=True, attacked_user=attacked, info=info)
+        pixel = self._vjp(state, x)
+        return GradientEstimate(pixel=pixel, feature=x, attacked_user=attacked, info=info)
+
+    def gradient(self, state: _BlackBoxState, user: int) -> GradientEstimate:
+        batch, delta_f = self.perturb(state)
+        delta_s, info = self.probe(state.ctx.client, user, state.ctx.item, batch)
+        return self.estimate(state, delta_f, delta_s, info)
+
+    def before_upload(self, state: _BlackBoxState, image: np.ndarray) -> None:
+        self._track(state, image)
