@@ -1,0 +1,175 @@
+"""Our VBPR against Cornac's VBPR on the same interactions and features: time to the same val AUC.
+
+Both train on the same leave-one-out split and the same features (Cornac receives our
+normalised features, ``(f - mean) / mean_norm``: raw SqueezeNet features make its training
+unstable). Both are evaluated after every epoch with the same exact validation AUC; evaluation
+time is excluded from both clocks. The target is the lower of the two best validation AUCs, and
+each side's time is its optimisation time until its validation AUC first reaches the target.
+
+    .venv/bin/python bench/bench_vbpr_vs_cornac.py [--dataset fashion|synthetic] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from pixelpush.recommenders.base import Recommender
+from pixelpush.recommenders.evaluation import auc
+from pixelpush.recommenders.registry import build_model
+from pixelpush.recommenders.split import Split, leave_one_out
+from pixelpush.recommenders.training import TrainConfig, fit
+
+log = logging.getLogger("bench")
+
+
+def load(dataset: str, cache_dir: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Interactions, raw features, users, items."""
+    if dataset == "synthetic":
+        from pixelpush.recommenders.synthetic import visual_interactions
+
+        d = visual_interactions(n_users=2000, n_items=3000, n_features=512, seed=0)
+        return d.interactions, d.features, d.n_users, d.n_items
+    from pixelpush.data.registry import load_dataset
+    from pixelpush.vision.features import extract_features
+    from pixelpush.vision.models import load_image_model
+
+    data = load_dataset(dataset)
+    ic = load_image_model("squeezenet1_1", input_size=int(data.images.get(0).shape[0]))
+    feats = np.array(extract_features(ic, data.images, cache_dir=cache_dir, progress=False), dtype=np.float32)
+    return data.interactions, feats, data.n_users, data.n_items
+
+
+class CornacView(Recommender):
+    """Cornac's live VBPR tensors behind our interface, so both sides share one AUC function."""
+
+    def __init__(self, params: list[torch.Tensor], features: torch.Tensor) -> None:
+        super().__init__()
+        self.p, self.features = params, features
+
+    @property
+    def n_users(self) -> int:
+        return self.p[1].shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.p[0].shape[0]
+
+    def score(self, users, items, features):
+        bi, gu, gi, tu, e, bp = (t.detach() for t in self.p)
+        f = self.features[items]
+        return (bi[items] + (f @ bp).ravel()).unsqueeze(0) + gu[users] @ gi[items].T + tu[users] @ (f @ e).T
+
+    def fold_in(self, history, features, *, seed):  # pragma: no cover - not needed here
+        raise NotImplementedError
+
+
+@contextmanager
+def cornac_epoch_hook(on_epoch):
+    """Call ``on_epoch(params)`` at the end of each Cornac VBPR epoch (via its progress bar)."""
+    import cornac.models.vbpr.recom_vbpr as recom
+
+    captured: list[list[torch.Tensor]] = []
+    real_adam, real_tqdm = torch.optim.Adam, recom.tqdm
+
+    class RecordingAdam(real_adam):  # type: ignore[misc, valid-type]
+        def __init__(self, params, **kw):
+            params = list(params)
+            captured.append(params)
+            super().__init__(params, **kw)
+
+    class EpochBar(real_tqdm):  # type: ignore[misc, valid-type]
+        def close(self):
+            done = getattr(self, "_epoch_done", False)
+            super().close()
+            if captured and not done:
+                self._epoch_done = True
+                on_epoch(captured[-1])
+
+    torch.optim.Adam, recom.tqdm = RecordingAdam, EpochBar
+    try:
+        yield
+    finally:
+        torch.optim.Adam, recom.tqdm = real_adam, real_tqdm
+
+
+def run_cornac(split: Split, scaled: np.ndarray, epochs: int, seed: int) -> list[tuple[int, float, float]]:
+    """Cornac VBPR with its default lr and batch size; ``(epoch, val AUC, opt seconds)`` per epoch."""
+    import cornac
+    from cornac.data import Dataset, ImageModality
+
+    uid = {u: u for u in range(split.n_users)}
+    iid = {i: i for i in range(split.n_items)}
+    train = Dataset.build([(int(u), int(i), 1.0) for u, i in split.train], global_uid_map=uid, global_iid_map=iid, seed=seed)
+    assert all(train.uid_map[u] == u for u in list(train.uid_map)[:50]), "cornac remapped ids"
+    image = ImageModality(features=scaled, ids=list(range(split.n_items)), normalized=False).build(id_map=train.iid_map)
+    train.add_modalities(item_image=image)
+    order = np.array([train.iid_map[i] for i in range(split.n_items)])
+    feats = torch.from_numpy(scaled[np.argsort(order)] if not np.array_equal(order, np.arange(len(order))) else scaled)
+    # Our per-triple L2 weight 0.05 on a mean loss = Cornac's lambda/2 on a summed loss.
+    model = cornac.models.VBPR(k=10, k2=10, n_epochs=epochs, lambda_w=0.1, lambda_b=0.1, lambda_e=0.0,
+                               verbose=True, seed=seed)
+    history: list[tuple[int, float, float]] = []
+    clock = {"start": time.perf_counter(), "eval": 0.0}
+
+    def on_epoch(params):
+        t0 = time.perf_counter()
+        val = auc(CornacView(params, feats), feats, split.val, split.all_positives)
+        history.append((len(history) + 1, val, t0 - clock["start"] - clock["eval"]))
+        clock["eval"] += time.perf_counter() - t0
+
+    with cornac_epoch_hook(on_epoch):
+        clock["start"] = time.perf_counter()
+        model.fit(train)
+    return history
+
+
+def first_reaching(history, target: float) -> tuple[int, float] | None:
+    """(epoch, seconds) of the first evaluation at or above `target`."""
+    for epoch, val, secs in history:
+        if val >= target:
+            return epoch, secs
+    return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="fashion", help="fashion (needs the embedded asset) or synthetic")
+    ap.add_argument("--cache-dir", default=".cache/features")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads for both sides")
+    ap.add_argument("--cornac-epochs", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    pairs, raw, n_users, n_items = load(args.dataset, args.cache_dir)
+    split = leave_one_out(pairs, n_users, n_items, seed=args.seed)
+
+    ours = build_model("vbpr", n_users, n_items, raw.shape[1], seed=args.seed)
+    result = fit(ours, raw, split, TrainConfig(seed=args.seed, progress=False))
+    scaled = ours.normalise(torch.from_numpy(raw)).numpy()
+    cornac_hist = run_cornac(split, scaled, args.cornac_epochs, args.seed)
+
+    best_ours = max(v for _, v, _ in result.history)
+    best_cornac = max(v for _, v, _ in cornac_hist)
+    target = min(best_ours, best_cornac)
+    hit_ours, hit_cornac = first_reaching(result.history, target), first_reaching(cornac_hist, target)
+    print(f"dataset {args.dataset}: {n_users} users x {n_items} items, {len(split.train)} train pairs, "
+          f"{raw.shape[1]}-d features, {args.threads} thread(s)")
+    print(f"ours  : best val AUC {best_ours:.4f}, {len(result.history)} epochs, "
+          f"{result.history[-1][2]:.1f} s optimisation")
+    print(f"cornac: best val AUC {best_cornac:.4f}, {len(cornac_hist)} epochs, {cornac_hist[-1][2]:.1f} s optimisation")
+    print(f"target val AUC {target:.4f}: ours at epoch {hit_ours[0]} after {hit_ours[1]:.2f} s, "
+          f"cornac at epoch {hit_cornac[0]} after {hit_cornac[1]:.2f} s, "
+          f"ratio ours/cornac {hit_ours[1] / hit_cornac[1]:.3f}")
+    test_ours = auc(ours, torch.from_numpy(raw), split.test, split.all_positives)
+    print(f"ours test AUC {test_ours:.4f}")
+
+
+if __name__ == "__main__":
+    main()
