@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--items-per-class", type=int, default=300)
     parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--alpha", type=float, default=SimulationConfig.alpha,
+                        help="weight of appearance in the simulated choice (see pixelpush.data.simulate)")
+    parser.add_argument("--median-history", type=float, default=SimulationConfig.median_history,
+                        help="median number of items a simulated shopper buys")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     sources, cats = images[idx], labels[idx].astype(np.int64)
     log.info("picked %d items (%d per class) from %d", len(idx), args.items_per_class, len(images))
 
-    config = replace(SimulationConfig(), n_users=args.users)
+    config = replace(SimulationConfig(), n_users=args.users, alpha=args.alpha, median_history=args.median_history)
     sim = simulate(sources, cats, len(CATEGORY_NAMES), config, seed=args.seed)
     meta = {
         "version": ASSET_VERSION,

@@ -73,7 +73,7 @@ def test_attacks_lift_the_pushed_items_rank(finished):
         assert r["rank_by_step"][-1] < r["rank_by_step"][0], r["unit"]
 
 
-def test_a_killed_campaign_resumes_to_identical_results(finished, tmp_path, monkeypatch):
+def test_a_killed_campaign_resumed_by_two_workers_gives_identical_results(finished, tmp_path, monkeypatch):
     config, _, uninterrupted = finished
     real = campaign_module.run_unit
     calls = {"n": 0}
@@ -91,6 +91,6 @@ def test_a_killed_campaign_resumes_to_identical_results(finished, tmp_path, monk
     assert len((out / "pairs.jsonl").read_text().splitlines()) == 2
     assert not (out / "results.json").exists()
     monkeypatch.setattr(campaign_module, "run_unit", real)
-    resumed = run_campaign(config, out, progress=False)
+    resumed = run_campaign(config, out, workers=2, progress=False)  # resume in two processes
     assert resumed == uninterrupted
     assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(uninterrupted))

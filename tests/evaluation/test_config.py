@@ -42,3 +42,13 @@ def test_relative_dataset_root_is_taken_from_the_config_folder(tmp_path):
     path = tmp_path / "cfg" / "c.toml"
     path.write_text('[dataset]\nname = "movielens-posters"\nroot = "../data"\n')
     assert load_config(path).dataset.root == str((tmp_path / "data").resolve())
+
+
+def test_every_shipped_config_is_valid():
+    from pathlib import Path
+
+    configs = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.toml"))
+    assert len(configs) >= 9
+    for path in configs:
+        cfg = load_config(path)
+        assert cfg.experiments and all(e.units() for e in cfg.experiments), path

@@ -117,12 +117,25 @@ def prepare(config: CampaignConfig, run_dir: Path, *, train: bool = True) -> Cam
     split = None
     recommenders: dict[str, Recommender] = {}
     metrics: dict[str, dict[str, Any]] = {}
+    recipe = {
+        "dataset": config.dataset.model_dump(mode="json"),
+        "image_model": image_model.identity,
+        "training": config.training.model_dump(mode="json"),
+        "seed": config.seed,
+    }
     for kind in recommenders_needed(config):
         path, meta = models_dir / f"{kind}.pt", models_dir / f"{kind}.json"
-        if path.is_file() and meta.is_file():
-            recommenders[kind] = model_io.load(path)
-            metrics[kind] = json.loads(meta.read_text())
-            continue
+        saved = json.loads(meta.read_text()) if path.is_file() and meta.is_file() else None
+        if saved is not None and saved.get("recipe") == recipe:
+            try:
+                recommenders[kind] = model_io.load(path)
+            except (RuntimeError, ValueError, KeyError, OSError) as err:  # e.g. saved by an older version
+                _log.warning("%s cannot be loaded (%s): retraining", path, err)
+            else:
+                metrics[kind] = {k: v for k, v in saved.items() if k != "recipe"}
+                continue
+        elif saved is not None:
+            _log.warning("%s was trained with another recipe (dataset, image model, training or seed): retraining", path)
         if not train:
             raise FileNotFoundError(f"{path} is missing: prepare the campaign in the parent process first")
         if split is None:
@@ -130,7 +143,7 @@ def prepare(config: CampaignConfig, run_dir: Path, *, train: bool = True) -> Cam
         _log.info("training %s on %s", kind, dataset.name)
         recommenders[kind], metrics[kind] = _train_one(kind, dataset, feats, config, split)
         model_io.save(recommenders[kind], path)
-        write_json_atomic(meta, metrics[kind])
+        write_json_atomic(meta, {**metrics[kind], "recipe": recipe})
     bpr_auc = metrics["bpr"]["auc"]
     for kind, m in metrics.items():
         m["visual_gain"] = None if kind == "bpr" else float(visual_gain(m["auc"], bpr_auc))

@@ -113,7 +113,8 @@ def key_cells(entry: dict[str, Any]) -> list[str]:
     d = int(entry.get("perturbations") or 0)
     return [
         recommender_label(str(entry.get("recommender", "?"))),
-        attack_label(str(entry.get("attack", "?"))),
+        attack_label(str(entry.get("attack", "?")))
+        + (f" ε={entry['blend_epsilon']:g}" if entry.get("blend_epsilon") is not None else ""),
         str(entry.get("threat_model", "?")),
         str(d) if d else "-",
         str(entry.get("steps", "-")),
