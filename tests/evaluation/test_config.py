@@ -52,3 +52,17 @@ def test_every_shipped_config_is_valid():
     for path in configs:
         cfg = load_config(path)
         assert cfg.experiments and all(e.units() for e in cfg.experiments), path
+
+
+def test_recommender_variants_need_their_settings():
+    cfg = parse_config(
+        {
+            "training": {"options": {"vbpr:low-reg": {"lambda_visual": 1e-4}}},
+            "experiments": [{"recommenders": ["vbpr", "vbpr:low-reg"]}],
+        }
+    )
+    assert cfg.experiments[0].recommenders == ["vbpr", "vbpr:low-reg"]
+    with pytest.raises(ConfigError, match="need their settings"):
+        parse_config({"experiments": [{"recommenders": ["vbpr:other"]}]})
+    with pytest.raises(ConfigError, match="unknown recommender 'svd'"):
+        parse_config({"experiments": [{"recommenders": ["svd"]}]})

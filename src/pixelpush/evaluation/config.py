@@ -7,13 +7,29 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pixelpush.errors import ConfigError
 
 AttackName = Literal["wb", "bb-score", "bb-rank", "bb-partial", "baseline-swap", "baseline-blend"]
 ThreatName = Literal["specific-user", "segment", "general"]
-RecommenderName = Literal["bpr", "vbpr", "deepstyle"]
+RECOMMENDER_KINDS: tuple[str, ...] = ("bpr", "vbpr", "deepstyle")
+RecommenderName = str
+"""A recommender kind (``bpr``, ``vbpr``, ``deepstyle``) or a variant ``KIND:LABEL`` whose
+settings are ``training.options["KIND:LABEL"]`` (e.g. ``vbpr:low-visual-reg``)."""
+
+
+def recommender_kind(name: str) -> str:
+    """The model kind of a recommender name (``vbpr:low-visual-reg`` -> ``vbpr``)."""
+    return name.split(":", 1)[0]
+
+
+def _check_recommenders(names: list[str]) -> list[str]:
+    for name in names:
+        kind, _, label = name.partition(":")
+        if kind not in RECOMMENDER_KINDS or (":" in name and not label.replace("-", "").replace("_", "").isalnum()):
+            raise ValueError(f"unknown recommender {name!r}: use bpr, vbpr, deepstyle or KIND:LABEL (letters, digits, - and _)")
+    return names
 BLACK_BOX: frozenset[str] = frozenset({"bb-score", "bb-rank", "bb-partial"})
 
 
@@ -49,7 +65,13 @@ class TrainingConfig(_Strict):
     epochs: int | None = None
     """Maximum epochs (None: each model's default); early stopping on validation AUC applies."""
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Per-model overrides of its config fields, e.g. ``{vbpr = {visual_reg = 1.0}}``."""
+    """Per-model overrides of its config fields, e.g. ``{vbpr = {lambda_visual = 1e-3}}``; a key
+    ``"vbpr:LABEL"`` defines a variant that experiments can attack by that name."""
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, v: list[str]) -> list[str]:
+        return _check_recommenders(v)
 
 
 class ExperimentConfig(_Strict):
@@ -88,6 +110,11 @@ class ExperimentConfig(_Strict):
     images_saved: int = Field(3, ge=0)
     """Pairs per configuration whose original and attacked uploads are saved as PNG."""
 
+    @field_validator("recommenders")
+    @classmethod
+    def _known_recommenders(cls, v: list[str]) -> list[str]:
+        return _check_recommenders(v)
+
     @field_validator("perturbations")
     @classmethod
     def _positive(cls, v: list[int]) -> list[int]:
@@ -124,6 +151,14 @@ class CampaignConfig(_Strict):
     """Where features are cached (relative to the working directory)."""
     experiments: list[ExperimentConfig] = [ExperimentConfig()]
     """The groups of attack configurations to run."""
+
+    @model_validator(mode="after")
+    def _variants_are_defined(self) -> CampaignConfig:
+        names = {*self.training.models, *(r for e in self.experiments for r in e.recommenders)}
+        missing = sorted(n for n in names if ":" in n and n not in self.training.options)
+        if missing:
+            raise ValueError(f"recommender variants {missing} need their settings in training.options")
+        return self
 
 
 def load_config(path: str | Path) -> CampaignConfig:

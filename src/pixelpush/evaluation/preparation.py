@@ -18,7 +18,7 @@ import torch
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.registry import load_dataset
-from pixelpush.evaluation.config import CampaignConfig
+from pixelpush.evaluation.config import CampaignConfig, recommender_kind
 from pixelpush.evaluation.pair_log import write_json_atomic
 from pixelpush.recommenders import io as model_io
 from pixelpush.recommenders.base import Recommender
@@ -58,10 +58,11 @@ def recommenders_needed(config: CampaignConfig) -> list[str]:
 
 
 def _train_one(
-    kind: str, ctx_data: Dataset, feats: torch.Tensor, config: CampaignConfig, split: Any
+    name: str, ctx_data: Dataset, feats: torch.Tensor, config: CampaignConfig, split: Any
 ) -> tuple[Recommender, dict[str, Any]]:
-    seed = derive_seed(config.seed, "train", kind)
-    options = dict(config.training.options.get(kind, {}))
+    kind = recommender_kind(name)
+    seed = derive_seed(config.seed, "train", kind)  # variants of a kind differ by their options only
+    options = dict(config.training.options.get(name, {}))
     train_options = {k: options.pop(k) for k in list(options) if k in TrainConfig.__dataclass_fields__}
     if config.training.epochs is not None:
         train_options.setdefault("epochs", config.training.epochs)
@@ -124,7 +125,8 @@ def prepare(config: CampaignConfig, run_dir: Path, *, train: bool = True) -> Cam
         "seed": config.seed,
     }
     for kind in recommenders_needed(config):
-        path, meta = models_dir / f"{kind}.pt", models_dir / f"{kind}.json"
+        stem = kind.replace(":", "_")
+        path, meta = models_dir / f"{stem}.pt", models_dir / f"{stem}.json"
         saved = json.loads(meta.read_text()) if path.is_file() and meta.is_file() else None
         if saved is not None and saved.get("recipe") == recipe:
             try:

@@ -25,7 +25,8 @@ THREAT_ORDER = ("specific-user", "segment", "general")
 def recommender_order(name: str) -> int:
     """Display position of a recommender (BPR, VBPR, DeepStyle, then others)."""
     order = list(RECOMMENDER_LABELS)
-    return order.index(name) if name in order else len(order)
+    kind, _, label = name.partition(":")
+    return 2 * order.index(kind) + bool(label) if kind in order else 2 * len(order)
 
 
 def attack_label(attack: str) -> str:
@@ -34,8 +35,10 @@ def attack_label(attack: str) -> str:
 
 
 def recommender_label(name: str) -> str:
-    """Display name of a recommender id (``vbpr`` -> ``VBPR``)."""
-    return RECOMMENDER_LABELS.get(name, name)
+    """Display name of a recommender id (``vbpr`` -> ``VBPR``, ``vbpr:x`` -> ``VBPR (x)``)."""
+    kind, _, label = name.partition(":")
+    base = RECOMMENDER_LABELS.get(kind, kind)
+    return f"{base} ({label})" if label else base
 
 
 def _num(value: Any) -> float | None:
