@@ -14,7 +14,7 @@ from pixelpush.errors import ConfigError, DataError
 
 GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
           "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
-REAL = Path("/work/shared/data/ml-100k-posters")
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ml-100k-posters"
 
 # movie id -> (title, genre flags set, has poster)
 MOVIES = {
