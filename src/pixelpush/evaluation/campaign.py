@@ -33,14 +33,12 @@ _log = logging.getLogger(__name__)
 def plan_units(config: CampaignConfig, ctx: CampaignContext) -> list[UnitSpec]:
     """Every unit of the campaign, in a fixed order."""
     units: list[UnitSpec] = []
-    pairs_cache: dict[tuple[str, int, int], list] = {}
+    pairs_cache: dict[tuple[str, int], list] = {}
     for experiment in config.experiments:
         for variant in experiment.units():
-            key = (variant["threat_model"], experiment.pairs, experiment.n_eval_users)
+            key = (variant["threat_model"], experiment.pairs)
             if key not in pairs_cache:
-                pairs_cache[key] = draw_pairs(
-                    ctx.dataset, variant["threat_model"], experiment.pairs, seed=config.seed, n_eval_users=experiment.n_eval_users
-                )
+                pairs_cache[key] = draw_pairs(ctx.dataset, variant["threat_model"], experiment.pairs, seed=config.seed)
             for pair in pairs_cache[key]:
                 units.append(
                     UnitSpec(

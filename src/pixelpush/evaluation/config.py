@@ -91,7 +91,7 @@ class ExperimentConfig(_Strict):
     """Attack steps per pair."""
     pairs: int = Field(20, ge=1)
     """Pairs per configuration (drawn by seed, shared across attacks and recommenders)."""
-    epsilon: float = Field(1.0, gt=0)
+    epsilon: int = Field(1, ge=1, le=255)
     """Step size in intensity levels (the paper: 1)."""
     radius: int = Field(7, ge=1, le=128)
     """δ, the radius of the black-box perturbations in intensity levels."""

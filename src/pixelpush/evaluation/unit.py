@@ -74,26 +74,19 @@ def build_attack(spec: UnitSpec) -> Attack:
     e = spec.experiment
     estimator = MinNormLeastSquares(intercept=e.estimator == "min-norm-intercept")
     if spec.attack == "wb":
-        return WhiteBoxAttack(epsilon=int(e.epsilon), steps=e.steps)
+        return WhiteBoxAttack(epsilon=e.epsilon, steps=e.steps)
+    black_box = {
+        "perturbations": spec.perturbations,
+        "radius": e.radius,
+        "estimator": estimator,
+        "rank_to_score": e.rank_to_score,
+        "epsilon": e.epsilon,
+        "steps": e.steps,
+    }
     if spec.attack in ("bb-score", "bb-rank"):
-        return BlackBoxAttack(
-            oracle=spec.attack.removeprefix("bb-"),
-            perturbations=spec.perturbations,
-            radius=e.radius,
-            estimator=estimator,
-            rank_to_score=e.rank_to_score,
-            epsilon=int(e.epsilon),
-            steps=e.steps,
-        )
+        return BlackBoxAttack(oracle=spec.attack.removeprefix("bb-"), **black_box)
     if spec.attack == "bb-partial":
-        return PartialRankingAttack(
-            perturbations=spec.perturbations,
-            radius=e.radius,
-            estimator=estimator,
-            rank_to_score=e.rank_to_score,
-            epsilon=int(e.epsilon),
-            steps=e.steps,
-        )
+        return PartialRankingAttack(**black_box)
     if spec.attack == "baseline-swap":
         return PopularSwap(steps=e.steps)
     return PopularBlend(epsilon=float(spec.blend_epsilon or 0.05), steps=e.steps)
