@@ -6,6 +6,7 @@ and prints each run's peak RSS and the ratio large/small (goal: about 1). For sc
 prints what the large catalog's pixels would take if held in memory. Usage::
 
     python bench/bench_feature_memory.py [--small 2000] [--large 20000] [--upload 128] [--input-size 64]
+        [--model squeezenet1_1|resnet50] [--dtype float32|float16]
 """
 
 from __future__ import annotations
@@ -43,14 +44,15 @@ def _child(args: argparse.Namespace) -> None:
             return np.repeat(np.repeat(small, 8, axis=0), 8, axis=1)
 
     torch.set_num_threads(args.threads)
-    model = load_image_model("squeezenet1_1", input_size=args.input_size)
+    weights = None if args.model == "resnet50" else "default"  # no ImageNet download here: random ResNet weights
+    model = load_image_model(args.model, input_size=args.input_size, weights=weights)
     images = SyntheticCatalog(args.child, args.upload)
     with torch.inference_mode():  # warm-up so both runs start from the same allocator state
         model(torch.from_numpy(np.stack(images.many(range(args.batch_size)))))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        feats = extract_features(model, images, cache_dir=tmp, batch_size=args.batch_size, progress=False)
+        feats = extract_features(model, images, cache_dir=tmp, batch_size=args.batch_size, dtype=args.dtype, progress=False)
         shape = feats.shape
         del feats
     seconds = time.perf_counter() - t0
@@ -63,7 +65,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=20000)
     parser.add_argument("--upload", type=int, default=128, help="upload side in pixels")
-    parser.add_argument("--input-size", type=int, default=64, help="SqueezeNet input side")
+    parser.add_argument("--input-size", type=int, default=64, help="the image model's input side")
+    parser.add_argument("--model", default="squeezenet1_1", choices=["squeezenet1_1", "resnet50"])
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="cached feature type")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
@@ -75,7 +79,8 @@ def main() -> None:
     runs = {}
     for n in (args.small, args.large):
         cmd = [sys.executable, __file__, "--child", str(n), "--upload", str(args.upload),
-               "--input-size", str(args.input_size), "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+               "--input-size", str(args.input_size), "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+               "--model", args.model, "--dtype", args.dtype]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         runs[n] = json.loads(out.strip().splitlines()[-1])
         r = runs[n]
