@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 OUT    ?= runs/demo
+WORKERS ?= 2
 
 .PHONY: demo test bench clean
 
@@ -18,7 +19,7 @@ $(VENV)/.installed-base: pyproject.toml
 	@touch $@
 
 demo: $(VENV)/.installed-base
-	$(VENV)/bin/pixelpush demo --out $(OUT)
+	$(VENV)/bin/pixelpush demo --out $(OUT) --workers $(WORKERS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

@@ -8,11 +8,13 @@ an uninterrupted one's. Timings, which vary, go to ``timings.json``.
 from __future__ import annotations
 
 import logging
-import os
+import multiprocessing
 import platform as host
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -91,8 +93,20 @@ def build_results(ctx: CampaignContext, records: list[dict[str, Any]]) -> dict[s
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config: CampaignConfig, run_dir: Path, threads: int) -> None:
-    torch.set_num_threads(threads)
+@contextmanager
+def _single_threaded() -> Iterator[None]:
+    """Units run on one intra-op thread: kernels' reduction order, and so every number, then
+    does not depend on how many worker processes share the machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _init_worker(config: CampaignConfig, run_dir: Path) -> None:
+    torch.set_num_threads(1)
     logging.getLogger("pixelpush").setLevel(logging.WARNING)
     _WORKER["ctx"] = prepare(config, run_dir, train=False)
     _WORKER["run_dir"] = run_dir
@@ -105,7 +119,11 @@ def _work(spec: UnitSpec) -> dict[str, Any]:
 def run_campaign(
     config: CampaignConfig, run_dir: str | Path, *, workers: int = 1, progress: bool = True
 ) -> dict[str, Any]:
-    """Run (or resume) a campaign in `run_dir`; return the results written to ``results.json``."""
+    """Run (or resume) a campaign in `run_dir`; return the results written to ``results.json``.
+
+    Each unit runs single-threaded, in this process (``workers=1``) or in `workers` spawned
+    processes: the numbers are the same either way.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -117,18 +135,16 @@ def run_campaign(
     t0 = time.perf_counter()
     bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="attacks", unit="pair", disable=not progress)
     if workers <= 1 or len(todo) <= 1:
-        for spec in todo:
-            log.append(run_unit(ctx, spec, run_dir))
-            bar.update()
+        with _single_threaded():
+            for spec in todo:
+                log.append(run_unit(ctx, spec, run_dir))
+                bar.update()
     else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        import multiprocessing
-
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(config, run_dir, threads),
+            initargs=(config, run_dir),
         ) as pool:
             futures = [pool.submit(_work, spec) for spec in todo]
             for future in as_completed(futures):
