@@ -8,9 +8,6 @@ from hypothesis import strategies as st
 from pixelpush.vision.squeezenet import SqueezeNetModel
 
 MEAN_BGR = (103.939, 116.779, 123.68)
-
-
-
 _model = SqueezeNetModel(input_size=32)
 
 
