@@ -22,6 +22,7 @@ from pixelpush.platform.budget import Budget, Meter
 from pixelpush.platform.rank_index import RankIndex
 from pixelpush.random import derive_seed
 from pixelpush.recommenders.base import Recommender
+from pixelpush.vision.decode import validate_upload as check_upload
 from pixelpush.vision.image_model import ImageModel
 from pixelpush.vision.memo import FeatureMemo
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACCESS_LEVELS: tuple[Access, ...] = ("score", "rank", "partial")
-MAX_UPLOAD_SIDE = 4096
 
 
 class AccessDeniedError(PixelpushError, PermissionError):
@@ -43,17 +43,18 @@ class InvalidRequestError(PixelpushError, ValueError):
 
 
 def validate_upload(item: int, image: object) -> np.ndarray:
-    """Check an upload is an ``(H, W, 3)`` uint8 array; raise :class:`ImageDecodeError` naming `item`."""
-    if not isinstance(image, np.ndarray):
-        raise ImageDecodeError(f"upload for item {item}: expected a NumPy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        hint = " containing NaN" if image.dtype.kind == "f" and np.isnan(image).any() else ""
-        raise ImageDecodeError(f"upload for item {item}: expected uint8 pixels, got {image.dtype}{hint}")
-    if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
-        raise ImageDecodeError(f"upload for item {item}: expected shape (H, W, 3), got {image.shape}")
-    if max(image.shape[:2]) > MAX_UPLOAD_SIDE:
-        raise ImageDecodeError(f"upload for item {item}: {image.shape[:2]} exceeds {MAX_UPLOAD_SIDE} pixels a side")
-    return image
+    """Check an upload is an ``(H, W, 3)`` uint8 array; raise :class:`ImageDecodeError` naming `item`.
+
+    Stricter than :func:`pixelpush.vision.decode.validate_upload` (which it reuses for dtype and
+    size): the service takes RGB arrays only, no grayscale to stack.
+    """
+    name = f"upload for item {item}"
+    if isinstance(image, np.ndarray):
+        if image.dtype.kind == "f" and np.isnan(image).any():
+            raise ImageDecodeError(f"{name}: expected uint8 pixels, got {image.dtype} containing NaN")
+        if image.ndim != 3 or image.shape[-1] != 3:
+            raise ImageDecodeError(f"{name}: expected shape (H, W, 3), got {image.shape}")
+    return check_upload(image, name=name)
 
 
 def validate_batch(item: int, images: object) -> np.ndarray:
