@@ -14,9 +14,6 @@ from pixelpush.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-MODEL_KINDS = ("bpr", "vbpr", "deepstyle")
-
-
 def train(
     dataset: str = typer.Option("fashion", "--dataset", help="Dataset name (fashion, movielens-posters, amazon-*)."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder of datasets that are not embedded."),  # noqa: UP045
@@ -46,8 +43,10 @@ def train(
     from pixelpush.vision.features import extract_features
     from pixelpush.vision.models import load_image_model
 
-    if model not in MODEL_KINDS:
-        raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}, got {model!r}")
+    from pixelpush.recommenders.registry import RECOMMENDERS
+
+    if model not in RECOMMENDERS.ids():
+        raise ConfigError(f"--model must be one of {', '.join(RECOMMENDERS.ids())}, got {model!r}")
     data = load_dataset(dataset, root=root)
     input_size = int(data.images.get(0).shape[0]) if dataset == "fashion" and data.n_items else None
     ic = load_image_model(image_model, input_size=input_size)

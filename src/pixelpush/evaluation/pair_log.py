@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pixelpush.files import write_atomic
+
 _log = logging.getLogger(__name__)
 
 
@@ -37,8 +39,11 @@ class PairLog:
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 _log.warning("%s:%d: unreadable record skipped (it will be recomputed)", self.path, lineno)
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("unit"), str):
+                _log.warning("%s:%d: a line that is not a unit record, skipped (its unit will be recomputed)", self.path, lineno)
                 continue
             self._records[record["unit"]] = record
 
@@ -51,6 +56,12 @@ class PairLog:
     def records(self) -> list[dict[str, Any]]:
         """All records, in unit order (independent of the order they finished in)."""
         return [self._records[k] for k in sorted(self._records)]
+
+    def drop(self, units: set[str]) -> None:
+        """Remove the records of `units`, rewriting the file atomically."""
+        self._records = {k: v for k, v in self._records.items() if k not in units}
+        lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in self.records())
+        write_atomic(self.path, lines.encode("utf-8"))
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record durably."""

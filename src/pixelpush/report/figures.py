@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from pixelpush.attacks.registry import ATTACKS
 from pixelpush.report.load import ConfigKey, RunData, attack_key
 from pixelpush.report.tables import attack_label, recommender_label, recommender_order
 
@@ -34,7 +35,7 @@ ATTACK_COLORS = {
     "baseline-swap": "#7f7f7f",
     "baseline-blend": "#bcbd22",
 }
-BLACK_BOX = ("bb-score", "bb-rank", "bb-partial")
+BLACK_BOX = tuple(e.id for e in ATTACKS if e.black_box)
 
 
 @dataclass(frozen=True)
