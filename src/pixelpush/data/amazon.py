@@ -49,11 +49,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.filtering import FileImages, KeyIndex, dense_ids, describe_counts, select_interactions
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class _Lines:
         lineno = 0
         try:
             with opener(self.path, "rt", encoding="utf-8", errors="replace") as f:
-                for lineno, line in enumerate(tqdm(f, desc=self.path.name, unit=" lines", disable=None, leave=False), 1):
+                for lineno, line in enumerate(progress_bar(f, desc=self.path.name, unit=" lines", leave=False), 1):
                     if not line.strip():
                         continue
                     self.lines += 1
