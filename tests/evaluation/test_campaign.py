@@ -66,6 +66,16 @@ def test_results_hold_the_schema_and_consistent_numbers(finished):
     assert len(saved) == 2 and all((out / r["images"]["attacked"]).is_file() for r in saved)
 
 
+def test_the_report_reads_a_real_run_folder_back(finished):
+    """The report's field checks (pixelpush.report.load) accept everything a campaign writes."""
+    from pixelpush.report.load import load_run
+
+    _, out, results = finished
+    run = load_run(out)
+    assert len(run.pairs) == 6 and run.notes == []
+    assert len(run.attacks) == len(results["attacks"]) == 2
+
+
 def test_attacks_lift_the_pushed_items_rank(finished):
     _, out, _ = finished
     records = [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelpush.data.catalog import Dataset
-from pixelpush.errors import ConfigError
+from pixelpush.errors import ConfigError, DataError
 
 DATASETS = ("fashion", "movielens-posters", "amazon-clothing", "amazon-electronics")
 
@@ -21,10 +21,14 @@ def load_dataset(name: str, *, root: str | Path | None = None, **options: Any) -
         raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     if root is None:
         raise ConfigError(f"dataset {name!r} is not embedded: give its folder with --root PATH")
+    root = Path(root)
+    if not root.is_dir():
+        why = "is a file, not a folder" if root.exists() else "no such folder"
+        raise DataError(f"dataset {name!r}: root {root}: {why}")
     if name == "movielens-posters":
         from pixelpush.data.movielens import load_movielens_posters
 
-        return load_movielens_posters(Path(root), **options)
+        return load_movielens_posters(root, **options)
     from pixelpush.data.amazon import load_amazon
 
-    return load_amazon(Path(root), category=name.removeprefix("amazon-"), **options)
+    return load_amazon(root, category=name.removeprefix("amazon-"), **options)
