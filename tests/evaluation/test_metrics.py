@@ -1,14 +1,8 @@
-import doctest
-
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
 from pixelpush.evaluation import metrics
-
-
-def test_doctests_pass():
-    assert doctest.testmod(metrics).failed == 0
 
 
 def test_hit_ratio_counts_invisible_ranks_as_misses():
