@@ -49,7 +49,7 @@ def _write_every_kind_of_output(out: Path) -> None:
     write_npy_atomic(out / "features.npy", [np.asarray(feats)], feats.shape, "float32")  # features --out
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002], ids=lambda u: f"umask-{u:03o}")
 def test_outputs_have_the_umasks_mode(tmp_path: Path, umask: int) -> None:
     previous = os.umask(umask)
     try:

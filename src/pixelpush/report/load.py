@@ -14,7 +14,6 @@ from pixelpush.evaluation.pair_log import check_record, json_kind
 
 log = logging.getLogger(__name__)
 
-
 Mismatch = tuple[str, Any]
 """Where in a value it failed a :class:`Kind` (``""``, ``"[3]"``, ``'["20"][1]'``) and the offending part."""
 
@@ -120,6 +119,7 @@ def check_fields(record: dict[str, Any], fields: dict[str, Kind], where: str) ->
             detail = f"; {name}{sub} is {_show(value)}" if sub else f", got {_show(value)}"
             raise DataError(f"{where}: field '{name}' must be {kind.text}{detail}")
     return record
+
 
 ConfigKey = tuple[str, str, str, int]
 """``(recommender, attack, threat_model, perturbations)``: one attack configuration."""
