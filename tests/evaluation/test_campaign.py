@@ -53,6 +53,16 @@ def test_gradient_attacks_lift_the_pushed_items_rank_for_every_pair(tiny_campaig
             assert r["rank_by_step"][-1] < r["rank_by_step"][0], r["unit"]
 
 
+def test_the_report_reads_a_real_run_folder_back(tiny_campaign):
+    """The report's field checks (pixelpush.report.load) accept everything a campaign writes."""
+    from pixelpush.report.load import load_run
+
+    out, results = tiny_campaign
+    run = load_run(out)
+    assert len(run.pairs) == len(_records(out)) and run.notes == []
+    assert len(run.attacks) == len(results["attacks"])
+
+
 def test_uploads_per_step_are_the_papers_costs(tiny_campaign):
     """WB 1; BB-Score/BB-Rank d' + 1 (d' when a step is uninformative); BB-Partial at most d' + 1,
     even in surrogate steps that probe two users; the baselines 1."""

@@ -46,7 +46,7 @@ def test_unknown_key_and_broken_toml_are_config_errors(tmp_path):
         parse_config({"sed": 1})
     path = tmp_path / "broken.toml"
     path.write_text("seed = [")
-    with pytest.raises(ConfigError, match="not a readable TOML file"):
+    with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(path)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.toml")

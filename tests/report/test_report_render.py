@@ -183,8 +183,9 @@ def test_nulls_and_missing_fields_do_not_crash(tmp_path: Path) -> None:
         {"recommender": "x", "attack": "new-attack", "threat_model": "other"},
     ]
     (tmp_path / "results.json").write_text(json.dumps({"attacks": sparse, "recommenders": {"vbpr": None}}))
-    pair = {"recommender": "vbpr", "attack": "bb-rank", "threat_model": "specific-user", "perturbations": 8,
-            "rank_before": None, "hits_by_step": {"20": [None, 1.0]}, "images": {"original": "../../etc/passwd"}}
-    (tmp_path / "pairs.jsonl").write_text(json.dumps(pair) + "\n[1]\n")
+    pair = {"unit": "x/vbpr/bb-rank/specific-user/d8/0000", "recommender": "vbpr", "attack": "bb-rank",
+            "threat_model": "specific-user", "perturbations": 8, "rank_before": None,
+            "hits_by_step": {"20": [None, 1.0]}, "images": {"original": "../../etc/passwd"}}
+    (tmp_path / "pairs.jsonl").write_text(json.dumps(pair) + "\n")  # lines that are not records: tests/badinput
     text = render_report(tmp_path).read_text(encoding="utf-8")
     assert "images of this pair are missing or unreadable" in text

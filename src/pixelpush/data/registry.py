@@ -9,16 +9,36 @@ from pathlib import Path
 from typing import Any
 
 from pixelpush.data.catalog import Dataset
-from pixelpush.errors import ConfigError
+from pixelpush.errors import ConfigError, DataError
 from pixelpush.settings import accepts
 
 DATASETS = ("fashion", "movielens-posters", "amazon-clothing", "amazon-electronics")
 
 
-def _check_options(
-    name: str, loader: Callable[..., Dataset], options: dict[str, Any], *, skip: int = 0, reserved: tuple[str, ...] = ()
-) -> None:
-    """Refuse options `loader` does not take, or of the wrong type (a loader's TypeError would be a traceback)."""
+def _loader(name: str) -> tuple[Callable[..., Dataset], int, tuple[str, ...]]:
+    """The loader of dataset `name`, how many leading arguments it takes positionally, reserved keywords."""
+    if name == "fashion":
+        from pixelpush.data.fashion import load_fashion
+
+        return load_fashion, 0, ()
+    if name == "movielens-posters":
+        from pixelpush.data.movielens import load_movielens_posters
+
+        return load_movielens_posters, 1, ()
+    if name in DATASETS:
+        from pixelpush.data.amazon import load_amazon
+
+        return load_amazon, 1, ("category",)
+    raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+
+def check_dataset_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse an unknown dataset, or options its loader does not take or of the wrong type.
+
+    Called when a config is loaded, so a bad option fails before anything runs (a loader's own
+    TypeError would otherwise surface as a traceback).
+    """
+    loader, skip, reserved = _loader(name)
     params = list(inspect.signature(loader).parameters.values())[skip:]
     known = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in reserved]
     unknown = sorted(set(options) - set(known))
@@ -32,21 +52,16 @@ def _check_options(
 
 def load_dataset(name: str, *, root: str | Path | None = None, **options: Any) -> Dataset:
     """Load a dataset by name; `root` is the folder of datasets that are not embedded."""
-    if name == "fashion":
-        from pixelpush.data.fashion import load_fashion
-
-        _check_options(name, load_fashion, options)
-        return load_fashion(**options)
-    if name not in DATASETS:
-        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    check_dataset_options(name, options)
+    loader, skip, _ = _loader(name)
+    if not skip:
+        return loader(**options)
     if root is None:
         raise ConfigError(f"dataset {name!r} is not embedded: give its folder with --root PATH")
-    if name == "movielens-posters":
-        from pixelpush.data.movielens import load_movielens_posters
-
-        _check_options(name, load_movielens_posters, options, skip=1)
-        return load_movielens_posters(Path(root), **options)
-    from pixelpush.data.amazon import load_amazon
-
-    _check_options(name, load_amazon, options, skip=1, reserved=("category",))
-    return load_amazon(Path(root), category=name.removeprefix("amazon-"), **options)
+    root = Path(root)
+    if not root.is_dir():
+        why = "is a file, not a folder" if root.exists() else "no such folder"
+        raise DataError(f"dataset {name!r}: root {root}: {why}")
+    if name.startswith("amazon-"):
+        return loader(root, category=name.removeprefix("amazon-"), **options)
+    return loader(root, **options)

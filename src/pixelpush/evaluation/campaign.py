@@ -37,6 +37,7 @@ from pixelpush.evaluation.preparation import CampaignContext, CampaignInputs, pr
 from pixelpush.evaluation.run_folder import check_stale, locked
 from pixelpush.evaluation.unit import UnitSpec, run_unit
 from pixelpush.files import write_atomic, write_json_atomic
+from pixelpush.outputs import check_output_dir
 from pixelpush.progress import progress_bar
 
 _log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ def run_campaign(
     The config is saved in the folder (``config.json``, and `config_source` as ``config.toml``).
     """
     run_dir = Path(run_dir)
+    check_output_dir(Path(config.cache_dir) / "features", "cache_dir")  # before the run folder is made
     with locked(run_dir):
         started = time.perf_counter()
         inputs = prepare_inputs(config, progress=progress)

@@ -52,6 +52,13 @@ class DatasetConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     """Keyword options of the dataset's loader (e.g. ``min_rating`` for MovieLens)."""
 
+    @model_validator(mode="after")
+    def _known_dataset(self) -> DatasetConfig:
+        from pixelpush.data.registry import check_dataset_options
+
+        check_dataset_options(self.name, self.options)
+        return self
+
 
 class ImageModelConfig(_Strict):
     name: str = "squeezenet1_1"
@@ -269,8 +276,10 @@ def load_config(path: str | Path) -> CampaignConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not a readable TOML file: {err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from None
     dataset = raw.get("dataset")
     if isinstance(dataset, dict) and isinstance(dataset.get("root"), str) and not Path(dataset["root"]).is_absolute():
         dataset["root"] = str((path.parent / dataset["root"]).resolve())

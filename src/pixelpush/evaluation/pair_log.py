@@ -8,9 +8,38 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pixelpush.errors import DataError
 from pixelpush.files import write_atomic
 
 _log = logging.getLogger(__name__)
+
+_JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+
+
+def json_kind(value: Any) -> str:
+    """The JSON name of a parsed value's type (``array``, ``string``, ``null``, ...)."""
+    return "null" if value is None else _JSON_KINDS.get(type(value), type(value).__name__)
+
+
+def check_record(obj: Any, where: str) -> dict[str, Any]:
+    """`obj` if it is a unit record (a JSON object with a non-empty string ``unit``).
+
+    Otherwise raises :class:`~pixelpush.errors.DataError` naming `where` (``path:line``).
+
+    >>> check_record({"unit": "t/vbpr/wb/specific-user/d0/0000"}, "pairs.jsonl:1")["unit"]
+    't/vbpr/wb/specific-user/d0/0000'
+    >>> check_record([1, 2], "pairs.jsonl:2")
+    Traceback (most recent call last):
+    ...
+    pixelpush.errors.DataError: pairs.jsonl:2: not a pair record: a JSON array, expected an object with a 'unit'
+    """
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: not a pair record: a JSON {json_kind(obj)}, expected an object with a 'unit'")
+    unit = obj.get("unit")
+    if not isinstance(unit, str) or not unit:
+        got = "missing" if "unit" not in obj else "an empty string" if unit == "" else f"a JSON {json_kind(unit)}"
+        raise DataError(f"{where}: not a pair record: field 'unit' must be a non-empty string, got {got}")
+    return obj
 
 
 class PairLog:
@@ -42,8 +71,10 @@ class PairLog:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 _log.warning("%s:%d: unreadable record skipped (it will be recomputed)", self.path, lineno)
                 continue
-            if not isinstance(record, dict) or not isinstance(record.get("unit"), str):
-                _log.warning("%s:%d: a line that is not a unit record, skipped (its unit will be recomputed)", self.path, lineno)
+            try:
+                check_record(record, f"{self.path}:{lineno}")
+            except DataError as err:
+                _log.warning("%s (skipped: its unit will be recomputed)", err)
                 continue
             self._records[record["unit"]] = record
 

@@ -18,7 +18,7 @@ import torch
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.registry import load_dataset
-from pixelpush.errors import ConfigError, PixelpushError
+from pixelpush.errors import PixelpushError
 from pixelpush.evaluation.config import CampaignConfig, recommender_kind
 from pixelpush.evaluation.keys import array_digest, model_recipe
 from pixelpush.files import write_json_atomic
@@ -28,6 +28,7 @@ from pixelpush.recommenders.evaluation import auc, visual_gain
 from pixelpush.recommenders.registry import build_model
 from pixelpush.recommenders.split import leave_one_out
 from pixelpush.recommenders.training import TrainConfig, fit
+from pixelpush.outputs import check_output_dir
 from pixelpush.random import derive_seed
 from pixelpush.settings import build_settings
 from pixelpush.vision.features import extract_features
@@ -113,15 +114,10 @@ def prepare_inputs(config: CampaignConfig, *, progress: bool = True) -> Campaign
     if ic_cfg.weights is None or ic_cfg.weights == "none":
         weights = None
     image_model = load_image_model(ic_cfg.name, weights=weights, input_size=ic_cfg.input_size, seed=config.seed)
-    cache = Path(config.cache_dir) / "features"
-    if cache.exists() and not cache.is_dir() or any(p.exists() and not p.is_dir() for p in cache.parents):
-        raise ConfigError(f"cache_dir {config.cache_dir}: {cache} or a folder above it is a file")
-    try:
-        features = extract_features(
-            image_model, dataset.images, cache_dir=cache, batch_size=ic_cfg.batch_size, dtype=ic_cfg.dtype, progress=progress
-        )
-    except PermissionError as err:
-        raise ConfigError(f"cache_dir {config.cache_dir} is not writable: {err}") from None
+    cache = check_output_dir(Path(config.cache_dir) / "features", "cache_dir")
+    features = extract_features(
+        image_model, dataset.images, cache_dir=cache, batch_size=ic_cfg.batch_size, dtype=ic_cfg.dtype, progress=progress
+    )
     features = np.array(features, dtype=np.float32)  # a private, writable copy of the cache
     timings["features"] = time.perf_counter() - t0
     return CampaignInputs(dataset, image_model, features, array_digest(features), timings)

@@ -27,6 +27,7 @@ from typing import Any
 from pixelpush.errors import ConfigError
 from pixelpush.evaluation.pair_log import PairLog
 from pixelpush.files import write_atomic
+from pixelpush.outputs import check_output_dir
 
 __all__ = ["LOCK_NAME", "check_stale", "config_differences", "locked"]
 
@@ -35,22 +36,32 @@ _log = logging.getLogger(__name__)
 LOCK_NAME = ".pixelpush.lock"
 
 
-def _prepare_folder(run_dir: Path) -> None:
+@contextlib.contextmanager
+def locked(run_dir: str | Path) -> Iterator[None]:
+    """Hold the run folder's lock while the block runs; ConfigError naming the holder if taken.
+
+    A folder this call created is removed again if the run leaves nothing in it but the lock
+    (it failed before writing anything).
+    """
+    run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} exists and is not a folder")
+    created = [p for p in [run_dir, *run_dir.parents] if not p.exists()]
+    check_output_dir(run_dir, "--out")
+    run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"cannot create run folder {run_dir}: {err.strerror or err}") from None
-    if not os.access(run_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"run folder {run_dir} is not writable")
+        with _lock(run_dir):
+            yield
+    finally:
+        if created and {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
+            (run_dir / LOCK_NAME).unlink(missing_ok=True)
+            for folder in created:  # deepest first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
 @contextlib.contextmanager
-def locked(run_dir: str | Path) -> Iterator[None]:
-    """Hold the run folder's lock while the block runs; ConfigError naming the holder if taken."""
-    run_dir = Path(run_dir)
-    _prepare_folder(run_dir)
+def _lock(run_dir: Path) -> Iterator[None]:
     path = run_dir / LOCK_NAME
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
