@@ -44,13 +44,24 @@ class AttackProcessError(PixelpushError, RuntimeError):
 
 
 class RemoteClient:
-    """A platform client whose every call is answered by the parent process (see the module doc)."""
+    """A platform client whose every call is answered by the parent process (see the module doc).
+
+    Read-only like :class:`~pixelpush.platform.client.Client` (the parent enforces the access
+    level in any case: it answers from the real client).
+    """
+
+    __slots__ = ("_conn", "access", "n_items", "visible_count")
 
     def __init__(self, conn: Connection, facts: dict[str, Any]) -> None:
-        self._conn = conn
-        self.access = facts["access"]
-        self.n_items = int(facts["n_items"])
-        self.visible_count = int(facts["visible_count"])
+        for name, value in (("_conn", conn), ("access", facts["access"]), ("n_items", int(facts["n_items"])),
+                            ("visible_count", int(facts["visible_count"]))):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a platform client is read-only (tried to set {name!r})")
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a platform client cannot be pickled: it is a handle on a live platform")
 
     def _call(self, op: str, *args: Any) -> Any:
         self._conn.send(("call", op, args))
