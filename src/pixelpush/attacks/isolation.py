@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from pixelpush.errors import PixelpushError
+from pixelpush.platform.client import ClientMethods
 
 __all__ = ["IsolatedRunner", "RemoteClient"]
 
@@ -43,64 +44,27 @@ class AttackProcessError(PixelpushError, RuntimeError):
     """The attack's process failed (its traceback is in the message)."""
 
 
-class RemoteClient:
+class RemoteClient(ClientMethods):
     """A platform client whose every call is answered by the parent process (see the module doc).
 
-    Read-only like :class:`~pixelpush.platform.client.Client` (the parent enforces the access
-    level in any case: it answers from the real client).
+    Read-only like :class:`~pixelpush.platform.client.Client`; the parent enforces the access
+    level in any case (it answers from the real client). Facts (access, sizes) are answered here.
     """
 
-    __slots__ = ("_conn", "access", "n_items", "visible_count")
+    __slots__ = ("_conn", "_facts")
 
     def __init__(self, conn: Connection, facts: dict[str, Any]) -> None:
-        for name, value in (("_conn", conn), ("access", facts["access"]), ("n_items", int(facts["n_items"])),
-                            ("visible_count", int(facts["visible_count"]))):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"a platform client is read-only (tried to set {name!r})")
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a platform client cannot be pickled: it is a handle on a live platform")
+        object.__setattr__(self, "_conn", conn)
+        object.__setattr__(self, "_facts", dict(facts))
 
     def _call(self, op: str, *args: Any) -> Any:
+        if op == "fact":
+            return self._facts[args[0]]
         self._conn.send(("call", op, args))
         kind, payload = self._conn.recv()
         if kind == "error":
             raise payload
         return payload
-
-    @property
-    def uploads(self) -> int:
-        return self._call("uploads")
-
-    @property
-    def queries(self) -> int:
-        return self._call("queries")
-
-    def image(self, item: int) -> np.ndarray:
-        return self._call("image", item)
-
-    def upload_image(self, item: int, image: np.ndarray) -> None:
-        self._call("upload_image", item, image)
-
-    def register_user(self, history: np.ndarray | list[int]) -> int:
-        return self._call("register_user", history)
-
-    def scores(self, user: int, items: np.ndarray | list[int]) -> np.ndarray:
-        return self._call("scores", user, items)
-
-    def rank(self, users: int | np.ndarray, item: int) -> np.ndarray:
-        return self._call("rank", users, item)
-
-    def ranking(self, user: int) -> np.ndarray:
-        return self._call("ranking", user)
-
-    def probe_scores(self, users: int | np.ndarray, item: int, images: np.ndarray) -> np.ndarray:
-        return self._call("probe_scores", users, item, images)
-
-    def probe_ranks(self, users: int | np.ndarray, item: int, images: np.ndarray) -> np.ndarray:
-        return self._call("probe_ranks", users, item, images)
 
 
 @dataclass
