@@ -10,7 +10,9 @@ backward (design §5). This bench interleaves, on the same model and upload size
             model once, for both sides; the campaign's default, one process);
 * own       the same with the attacker computing features with its own model copy only: the
             platform pushes the probes through the model again (what no sharing costs);
-* isolated  the attack in its own process (``isolation = "process"``), every call a message.
+* isolated  the attack in its own process (``isolation = "process"``), every call a message;
+* prior-rank, prior-probe-rank   the query-efficient attacks' steps (shared features), and the
+            one-off cost of fitting the prior on the catalog (a ridge fit with GCV).
 
 After a warm-up, repeated; prints the medians and their ratios to bare. Usage::
 
@@ -30,6 +32,7 @@ import torch
 
 from pixelpush.attacks import AttackContext, AttackerView, BBRank, SpecificUser
 from pixelpush.attacks.isolation import IsolatedRunner
+from pixelpush.attacks.prior import PriorProbeRank, PriorRank
 from pixelpush.data.catalog import ImageStore
 from pixelpush.platform.platform import Platform
 from pixelpush.random import numpy_rng
@@ -123,14 +126,17 @@ def measure(mode: str, model: ImageModel, args: argparse.Namespace, runner: Isol
         n_users = len(histories)
 
     _Data.histories = histories  # type: ignore[attr-defined]
-    features = platform.memo.reader() if mode == "shared" else None
-    view = AttackerView(platform.client("rank"), copy.deepcopy(model), seed=0, features=features)
+    features = platform.memo.reader() if mode != "own" and mode != "isolated" else None
+    view = AttackerView(platform.client("rank"), copy.deepcopy(model), seed=0, features=features,
+                        catalog=platform.current_features().numpy())
     candidates = np.setdiff1d(np.arange(16), histories[0])
     prep = SpecificUser().prepare(view, int(candidates[0]), _Data(), seed=0, user=0)  # type: ignore[arg-type]
     user = prep.targeting.user
     ranks = np.array([int(platform.rank(user, int(i))[0]) for i in candidates])
     item = int(candidates[np.argsort(ranks)[len(ranks) // 2]])  # a middle-ranked item with real features
-    attack = BBRank(perturbations=d, steps=args.warmup + args.repeats)
+    steps = args.warmup + args.repeats
+    attack = {"prior-rank": lambda: PriorRank(steps=steps), "prior-probe-rank": lambda: PriorProbeRank(steps=steps)}.get(
+        mode, lambda: BBRank(perturbations=d, steps=steps))()
     bare = _bare(model, images.get(item), d)
     t_step, t_bare, state = [], [], {"t": 0.0, "k": 0, "uninformative": 0}
 
@@ -156,6 +162,24 @@ def measure(mode: str, model: ImageModel, args: argparse.Namespace, runner: Isol
     return t_step, t_bare, state["uninformative"]
 
 
+def fit_prior_once(model: ImageModel, args: argparse.Namespace) -> None:
+    """The prior's one-off fit on the catalog against one step's bare image-model work."""
+    from pixelpush.attacks.priors import ridge_fit
+
+    platform, images, _ = build_platform(model, args.size, args.items, n_users=50)
+    feats = platform.current_features().numpy()
+    targets = numpy_rng(2, "bench-targets").normal(size=len(feats))
+    bare = _bare(model, images.get(0), args.perturbations)
+    bare()
+    t0 = time.perf_counter()
+    bare()
+    t1 = time.perf_counter()
+    ridge_fit(feats, targets)
+    t2 = time.perf_counter()
+    print(f"prior fit on {len(feats)} items x {feats.shape[1]} features: {(t2 - t1) * 1e3:.1f} ms, "
+          f"{(t2 - t1) / (t1 - t0):.2f}x one bare step (once per attacked user)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--perturbations", type=int, default=32)
@@ -163,12 +187,13 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--modes", default="shared,own,isolated")
+    parser.add_argument("--modes", default="shared,own,isolated,prior-rank,prior-probe-rank")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)  # as a campaign's units (and the isolated attacker's process)
     model = load_model(args.size)
     print(f"model {model.identity}, upload {args.size}x{args.size}, d'={args.perturbations}, N={args.items}, torch threads 1")
+    fit_prior_once(model, args)
     with IsolatedRunner() as runner:
         for mode in args.modes.split(","):
             steps, bares, uninformative = measure(mode, model, args, runner)

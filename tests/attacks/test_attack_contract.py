@@ -6,6 +6,7 @@ from conftest import make_world
 from contracts.attacks import AttackContract
 
 from pixelpush.attacks import ATTACKS, BBRank, BBScore, PartialRankingAttack, PopularBlend, PopularSwap, WhiteBoxAttack
+from pixelpush.attacks.prior import PriorPartial, PriorProbePartial, PriorProbeRank, PriorProbeScore, PriorRank, PriorScore
 
 
 class _World:
@@ -31,6 +32,36 @@ class TestBBRank(_World, AttackContract):
 class TestBBPartial(_World, AttackContract):
     def make(self, steps):
         return PartialRankingAttack(perturbations=4, steps=steps)
+
+
+class TestPriorScore(_World, AttackContract):
+    def make(self, steps):
+        return PriorScore(steps=steps)
+
+
+class TestPriorRank(_World, AttackContract):
+    def make(self, steps):
+        return PriorRank(steps=steps, stop_rank=1)
+
+
+class TestPriorPartial(_World, AttackContract):
+    def make(self, steps):
+        return PriorPartial(steps=steps)
+
+
+class TestPriorProbeScore(_World, AttackContract):
+    def make(self, steps):
+        return PriorProbeScore(perturbations=4, steps=steps)
+
+
+class TestPriorProbeRank(_World, AttackContract):
+    def make(self, steps):
+        return PriorProbeRank(perturbations=4, probe_when="stalled", steps=steps)
+
+
+class TestPriorProbePartial(_World, AttackContract):
+    def make(self, steps):
+        return PriorProbePartial(perturbations=4, block=2, steps=steps)
 
 
 class TestBaselineSwap(_World, AttackContract):
