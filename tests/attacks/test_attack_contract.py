@@ -6,6 +6,7 @@ from conftest import make_world
 from contracts.attacks import AttackContract
 
 from pixelpush.attacks import ATTACKS, BBRank, BBScore, PartialRankingAttack, PopularBlend, PopularSwap, WhiteBoxAttack
+from pixelpush.attacks.collision import FeatureCollision
 from pixelpush.attacks.prior import PriorPartial, PriorProbePartial, PriorProbeRank, PriorProbeScore, PriorRank, PriorScore
 
 
@@ -62,6 +63,16 @@ class TestPriorProbeRank(_World, AttackContract):
 class TestPriorProbePartial(_World, AttackContract):
     def make(self, steps):
         return PriorProbePartial(perturbations=4, block=2, steps=steps)
+
+
+class TestZeroQuery(_World, AttackContract):
+    def make(self, steps):
+        return FeatureCollision(steps=steps)
+
+
+class TestZeroQueryUploadingOnce(_World, AttackContract):
+    def make(self, steps):
+        return FeatureCollision(steps=steps, upload_every="end")
 
 
 class TestBaselineSwap(_World, AttackContract):

@@ -121,3 +121,22 @@ def test_an_ssim_floor_keeps_an_attack_above_it_and_costs_it_little_room() -> No
     records = list(BBScore(perturbations=8, steps=8, ssim_floor=0.97).iterate(ctx))
     assert all(ssim(ctx.image, r.image) >= 0.97 for r in records)
     assert any(r.uploaded for r in records)
+
+
+def test_the_zero_query_attack_asks_nothing_and_uploads_once_when_told() -> None:
+    from pixelpush.attacks.collision import FeatureCollision
+
+    world = make_world(rec_cls=LinearVisualRec)
+    ctx = attack_context(world, "partial")
+    queries, uploads = world.platform.queries, world.platform.uploads
+    anchor_target = FeatureCollision(steps=6, upload_every="end")
+    records = list(anchor_target.iterate(ctx))
+    assert world.platform.queries == queries and world.platform.uploads == uploads + 1
+    assert [r.uploaded for r in records] == [False] * 5 + [True]
+    # the upload moved toward the anchor: its public features are nearer the user's items' mean
+    user = ctx.targeting.user
+    items = ctx.view.history(user)
+    anchor = ctx.view.catalog_features()[items].mean(axis=0)
+    before = np.linalg.norm(ctx.view.features(ctx.image[None])[0] - anchor)
+    after = np.linalg.norm(ctx.view.features(records[-1].image[None])[0] - anchor)
+    assert after < before

@@ -71,6 +71,10 @@ class PriorAttack(FeatureGradientAttack):
             linear in a normal score) or ``uniform`` (``1 - r/N``, the paper's mapping).
         ridge: the ridge weight relative to the mean eigenvalue of the features' Gram matrix;
             None chooses it by generalised cross-validation on the fit's own data.
+        partial_fit: how the ``partial`` signal becomes a direction: ``centroid`` (the visible
+            items' mean features minus the catalog's) or ``ridge`` (visible = 1, hidden = 0).
+            Measured on the embedded catalog (12 pairs, VBPR, 30 visible of 3,000): cosine to the
+            true ∂s/∂f 0.45 (centroid) vs 0.38 (ridge, α by GCV).
         max_items: fit on at most this many items (the best-ranked quarter kept whole).
         stop_rank: stop uploading once the pushed item ranks within this for the attacked user
             (0: never stop).
@@ -85,6 +89,7 @@ class PriorAttack(FeatureGradientAttack):
         *,
         target: Target = "probit",
         ridge: float | None = None,
+        partial_fit: Literal["centroid", "ridge"] = "centroid",
         max_items: int = 20000,
         stop_rank: int = 0,
         observe_every: int = 1,
@@ -102,8 +107,11 @@ class PriorAttack(FeatureGradientAttack):
         for name, value, low in (("max_items", max_items, 2), ("stop_rank", stop_rank, 0), ("observe_every", observe_every, 1)):
             if isinstance(value, bool) or int(value) != value or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value}")
+        if partial_fit not in ("centroid", "ridge"):
+            raise ConfigError(f"partial_fit must be 'centroid' or 'ridge', got {partial_fit!r}")
         self.target: Target = target
         self.ridge = None if ridge is None else float(ridge)
+        self.partial_fit = partial_fit
         self.max_items, self.stop_rank, self.observe_every = int(max_items), int(stop_rank), int(observe_every)
 
     @property
@@ -138,10 +146,15 @@ class PriorAttack(FeatureGradientAttack):
         if user not in extra.priors:
             items, targets = self.read_signal(state, user)
             rows = select_rows(targets, self.max_items, state.rng)
-            feats = state.ctx.view.catalog_features()[items[rows]]
-            fit = ridge_fit(feats, targets[rows], alpha=self.ridge)
-            extra.priors[user] = _Prior(w=fit.w, r2=fit.r2, alpha=fit.alpha)
-            _log.debug("prior for user %d: %d items, alpha %.3g, r2 %.3f", user, len(rows), fit.alpha, fit.r2)
+            feats = state.ctx.view.catalog_features()[items[rows]].astype(np.float64)
+            if self.signal == "partial" and self.partial_fit == "centroid":
+                visible = targets[rows] > 0
+                w = feats[visible].mean(axis=0) - feats.mean(axis=0)
+                extra.priors[user] = _Prior(w=w, r2=float("nan"), alpha=float("inf"))
+            else:
+                fit = ridge_fit(feats, targets[rows], alpha=self.ridge)
+                extra.priors[user] = _Prior(w=fit.w, r2=fit.r2, alpha=fit.alpha)
+            _log.debug("prior for user %d: %d items, alpha %.3g", user, len(rows), extra.priors[user].alpha)
         return extra.priors[user]
 
     # -- looking at the item's rank -----------------------------------------------------------

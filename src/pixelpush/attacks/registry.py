@@ -13,6 +13,7 @@ from typing import Any
 from pixelpush.attacks.base import Attack
 from pixelpush.attacks.baselines import PopularBlend, PopularSwap
 from pixelpush.attacks.blackbox import BBRank, BBScore
+from pixelpush.attacks.collision import FeatureCollision
 from pixelpush.attacks.partial import PartialRankingAttack
 from pixelpush.attacks.prior import PriorPartial, PriorProbePartial, PriorProbeRank, PriorProbeScore, PriorRank, PriorScore
 from pixelpush.attacks.threat_models import GeneralPopulation, Segment, SpecificUser, ThreatModel
@@ -73,6 +74,7 @@ ATTACKS.add(AttackEntry("prior-partial", PriorPartial, "partial", "Prior-Partial
 ATTACKS.add(AttackEntry("prior-probe-score", PriorProbeScore, "score", "PriorProbe-Score", black_box=True))
 ATTACKS.add(AttackEntry("prior-probe-rank", PriorProbeRank, "rank", "PriorProbe-Rank", black_box=True))
 ATTACKS.add(AttackEntry("prior-probe-partial", PriorProbePartial, "partial", "PriorProbe-Partial", black_box=True))
+ATTACKS.add(AttackEntry("zero-query", FeatureCollision, "partial", "Zero-query", black_box=True))
 ATTACKS.add(AttackEntry("baseline-swap", PopularSwap, "rank", "Swap", popular_image=True))
 ATTACKS.add(AttackEntry("baseline-blend", PopularBlend, "rank", "Blend", popular_image=True, sweep=("blend_epsilons", "epsilon")))
 

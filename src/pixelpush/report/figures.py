@@ -39,6 +39,7 @@ ATTACK_COLORS = {
     "prior-probe-score": "#17becf",
     "prior-probe-rank": "#393b79",
     "prior-probe-partial": "#ad494a",
+    "zero-query": "#637939",
     "baseline-swap": "#7f7f7f",
     "baseline-blend": "#bcbd22",
 }
