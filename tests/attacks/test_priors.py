@@ -140,3 +140,33 @@ def test_the_zero_query_attack_asks_nothing_and_uploads_once_when_told() -> None
     before = np.linalg.norm(ctx.view.features(ctx.image[None])[0] - anchor)
     after = np.linalg.norm(ctx.view.features(records[-1].image[None])[0] - anchor)
     assert after < before
+
+
+@pytest.mark.slow
+def test_on_a_nonlinear_scorer_prior_plus_probes_beats_the_prior_alone_and_the_papers_estimator() -> None:
+    """TanhVisualRec scores tanh(E f): ∂s/∂f moves with the upload, so a global prior is only an
+    average and probes around the upload correct it. Same worlds, seeds and d' = 8 for the probing
+    attacks. If prior + probes were no better than the prior alone, it would win a seed with
+    probability <= 1/2 (ties lose): >= 8 of 10 has probability < 0.055. Against BB-Score, "at least
+    5 wins and no loss" needs >= 5 seeds where they differ, all won: probability <= 2^-5 under the
+    same null hypothesis."""
+    from conftest import true_rank
+
+    from pixelpush.attacks import BBScore
+
+    makers = {
+        "prior+probes": lambda: PriorProbeScore(perturbations=8, steps=10),
+        "prior": lambda: PriorScore(steps=10),
+        "bb-score": lambda: BBScore(perturbations=8, steps=10),
+    }
+    final: dict[str, list[int]] = {name: [] for name in makers}
+    for seed in range(10):
+        for name, make in makers.items():
+            world = make_world(seed=seed, rec_cls=TanhVisualRec)
+            ctx = attack_context(world, "score", seed=seed)
+            make().run(ctx)
+            final[name].append(true_rank(world, ctx.targeting.user, ctx.item))
+    ours = np.array(final["prior+probes"])
+    assert (ours < np.array(final["prior"])).sum() >= 8, final
+    versus_bb = np.sign(np.array(final["bb-score"]) - ours)
+    assert (versus_bb > 0).sum() >= 5 and (versus_bb < 0).sum() == 0, final
