@@ -57,7 +57,8 @@ class _PriorState:
     priors: dict[int, _Prior] = field(default_factory=dict)
     last_rank: dict[int, int] = field(default_factory=dict)
     stopped: set[int] = field(default_factory=set)
-    probes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    probes: dict[int, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    """Per attacked user, the (ΔF, Δs) of its last probing steps (Δs is that user's)."""
     steps_done: int = 0
 
 
@@ -270,8 +271,8 @@ class PriorProbeAttack(PriorAttack):
         delta_s = self.probe(state, user, batch, rank)
         if delta_s is None or np.ptp(delta_s) == 0:
             return prior.w, {"phase": "prior", "probe": "uninformative"}
-        extra.probes = [*extra.probes, (delta_f, delta_s)][-self.memory :]
-        x, info = self.refine(prior.w, extra.probes)
+        kept = extra.probes[user] = [*extra.probes.get(user, []), (delta_f, delta_s)][-self.memory :]
+        x, info = self.refine(prior.w, kept)
         return x, {"phase": "refined", **info}
 
     @staticmethod
