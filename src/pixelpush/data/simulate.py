@@ -6,10 +6,13 @@ keyed by purpose, so one seed reproduces the same interactions bit for bit.
 
 The model, for items ``i`` with images ``x_i`` and categories ``c(i)``, and users ``u``:
 
-* **style** ``z_i`` (``style_dims``): the leading principal components of the item's
-  normalised pixels (each image scaled to unit mean intensity, then centred), each component
-  standardised to unit variance over the catalog. Style therefore is *appearance*: shape,
-  silhouette, brightness pattern, partly shared across categories.
+* **style** ``z_i`` (``style_dims``): by default the leading principal components of the
+  item's normalised pixels (each image scaled to unit mean intensity, then centred), each
+  component standardised to unit variance over the catalog (the ``fashion-dense`` catalog).
+  A caller may pass its own standardised style instead, e.g. a projection of an image model's
+  activations (:mod:`pixelpush.data.appearance`, the default ``fashion`` catalog). Style
+  therefore is *appearance*: shape, silhouette, brightness pattern, partly shared across
+  categories.
 * **taste** ``t_u ~ N(0, I / style_dims)``, so that ``t_u · z_i`` has about unit variance
   over items for a typical user.
 * **category preference** ``π_u ~ Dirichlet(category_concentration · 1)``.
@@ -197,8 +200,12 @@ def simulate(
     config: SimulationConfig = SimulationConfig(),
     *,
     seed: int = 0,
+    style: np.ndarray | None = None,
 ) -> Simulation:
     """Draw users and their interactions over items with grayscale `images` ``(N, H, W)``.
+
+    `style` ``(N, style_dims)`` replaces the pixels' principal components as the items' style
+    (it should be standardised: zero mean, unit variance per column, over the items).
 
     >>> imgs = numpy_rng(0, "doc").integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
     >>> sim = simulate(imgs, np.arange(40) % 4, 4, SimulationConfig(n_users=10, style_dims=3), seed=1)
@@ -211,7 +218,12 @@ def simulate(
     if categories.min() < 0 or categories.max() >= n_categories:
         raise DataError(f"simulate: category ids outside 0..{n_categories - 1}")
     n_items = len(images)
-    style = visual_style(images, config.style_dims)
+    if style is None:
+        style = visual_style(images, config.style_dims)
+    else:
+        style = np.asarray(style, dtype=np.float64)
+        if style.shape != (n_items, config.style_dims) or not np.isfinite(style).all():
+            raise DataError(f"simulate: style must be finite and ({n_items}, {config.style_dims}), got {style.shape}")
     taste = numpy_rng(seed, "simulate", "taste").normal(0.0, 1.0 / np.sqrt(config.style_dims), (config.n_users, config.style_dims))
     pref = numpy_rng(seed, "simulate", "category-pref").dirichlet(np.full(n_categories, config.category_concentration), config.n_users)
     pref = np.maximum(pref, 1e-12)  # tiny concentrations can underflow to exact zeros
@@ -245,3 +257,26 @@ def simulate(
         categories=categories,
         interactions=interactions,
     )
+
+
+def consumed_items_only(interactions: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep only the items someone consumed, as review-based datasets (Amazon) do.
+
+    Returns the kept item ids (sorted) and the interactions with items renumbered densely
+    ``0..len(kept)-1`` in that order.
+
+    >>> kept, inter = consumed_items_only(np.array([[0, 4], [1, 2], [1, 4]]), 6)
+    >>> kept.tolist(), inter.tolist()
+    ([2, 4], [[0, 1], [1, 0], [1, 1]])
+    """
+    interactions = np.asarray(interactions)
+    if interactions.ndim != 2 or interactions.shape[1] != 2:
+        raise DataError(f"interactions must be (M, 2), got {interactions.shape}")
+    if len(interactions) and (interactions[:, 1].min() < 0 or interactions[:, 1].max() >= n_items):
+        raise DataError(f"interaction item ids outside 0..{n_items - 1}")
+    kept = np.unique(interactions[:, 1])
+    new_id = np.full(n_items, -1, dtype=np.int64)
+    new_id[kept] = np.arange(len(kept))
+    out = interactions.copy()
+    out[:, 1] = new_id[interactions[:, 1]]
+    return kept, out
