@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from pixelpush.data.fashion import load_fashion
 from pixelpush.evaluation import campaign as campaign_module
 from pixelpush.evaluation.campaign import run_campaign
 from pixelpush.evaluation.config import parse_config
@@ -47,7 +48,7 @@ def finished(tmp_path_factory):
 def test_results_hold_the_schema_and_consistent_numbers(finished):
     _, out, results = finished
     assert {"dataset", "image_model", "recommenders", "attacks", "config", "seed", "versions"} <= set(results)
-    assert results["dataset"]["n_items"] == 3000 and results["dataset"]["image_shape"] == [32, 32, 3]
+    assert results["dataset"]["n_items"] == load_fashion().n_items and results["dataset"]["image_shape"] == [32, 32, 3]
     assert results["recommenders"]["bpr"]["visual_gain"] is None
     assert isinstance(results["recommenders"]["vbpr"]["visual_gain"], float)
     by_attack = {a["attack"]: a for a in results["attacks"]}
