@@ -28,7 +28,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug
 
 
 def _register() -> None:
-    from pixelpush.cli import data, features, report, run, train
+    from pixelpush.cli import data, diagnose, features, report, run, search, train
 
     app.add_typer(data.app, name="data", help="Inspect datasets.")
     app.command("features")(features.features)
@@ -36,6 +36,8 @@ def _register() -> None:
     app.command("run")(run.run)
     app.command("demo")(run.demo)
     app.command("report")(report.report)
+    app.command("search")(search.search)
+    app.command("diagnose")(diagnose.diagnose)
 
 
 def main(argv: list[str] | None = None) -> int:
