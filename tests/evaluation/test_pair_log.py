@@ -1,6 +1,7 @@
 import json
 
-from pixelpush.evaluation.pair_log import PairLog, write_json_atomic
+from pixelpush.evaluation.pair_log import PairLog
+from pixelpush.files import write_json_atomic
 
 
 def test_records_survive_reopen_in_unit_order(tmp_path):

@@ -157,9 +157,11 @@ def test_interrupted_run_leaves_whole_files_and_resumes(tmp_path: Path) -> None:
         extract_features(broken, images, cache_dir=tmp_path, batch_size=5, chunk_size=10, progress=False)
     files = _files(tmp_path)
     assert not [p for p in files if p.name.endswith(".tmp")]
-    assert [p.suffix for p in files] == [".npy", ".npy"]  # two finished chunks, no assembled array
+    # two finished chunks with their digests, no assembled array
+    assert sorted(p.suffix for p in files) == [".npy", ".npy", ".sum", ".sum"]
     for p in files:
-        assert np.load(p).shape == (10, 8)
+        if p.suffix == ".npy":
+            assert np.load(p).shape == (10, 8)
 
     resumed_model = TinyModel()
     resumed = extract_features(resumed_model, images, cache_dir=tmp_path, batch_size=5, chunk_size=10, progress=False)
@@ -210,6 +212,49 @@ def test_truncated_chunk_is_detected_and_recomputed(tmp_path: Path, caplog: pyte
         again = extract_features(model, images, cache_dir=tmp_path, chunk_size=8, progress=False)
     assert "truncated" in caplog.text
     assert model.images_seen == 8  # that chunk only (the damaged one is a full chunk of 8)
+    np.testing.assert_array_equal(np.asarray(again), expected)
+
+
+def _overwrite_in_place(path: Path, offset_from_end: int = 4) -> None:
+    """Flip the bytes of one value near the end of `path`: same size, same header, new value."""
+    with open(path, "r+b") as fh:
+        fh.seek(-offset_from_end, 2)
+        old = fh.read(4)
+        fh.seek(-offset_from_end, 2)
+        fh.write(bytes(b ^ 0xFF for b in old))
+
+
+def test_values_overwritten_in_place_in_the_assembled_array_are_caught(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    images = SyntheticImages(30)
+    first = extract_features(TinyModel(), images, cache_dir=tmp_path, chunk_size=8, progress=False)
+    expected, path = np.array(first), Path(first.filename)
+    del first
+    size = path.stat().st_size
+    _overwrite_in_place(path)
+    assert path.stat().st_size == size
+    model = TinyModel()
+    with caplog.at_level(logging.INFO, logger="pixelpush"):
+        again = extract_features(model, images, cache_dir=tmp_path, chunk_size=8, progress=False)
+    assert "do not match the digest" in caplog.text
+    assert model.images_seen == 0  # the chunks were intact: reassembled from them
+    assert "0 chunks computed, 4 reused" in caplog.text
+    np.testing.assert_array_equal(np.asarray(again), expected)
+
+
+def test_values_overwritten_in_place_in_a_chunk_are_recomputed_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    images = SyntheticImages(30)
+    expected = np.array(extract_features(TinyModel(), images, cache_dir=tmp_path, chunk_size=8, progress=False))
+    store = FeatureStore(tmp_path, TinyModel().identity, "float32")
+    for p in store.root.glob("*.npy"):  # drop the assembled array so the chunks are read
+        p.unlink()
+    full = [c for c in sorted(store.chunk_dir.glob("*.npy")) if np.load(c).shape[0] == 8]
+    _overwrite_in_place(full[0])
+    model = TinyModel()
+    with caplog.at_level(logging.INFO, logger="pixelpush"):
+        again = extract_features(model, images, cache_dir=tmp_path, chunk_size=8, progress=False)
+    assert "do not match the digest" in caplog.text
+    assert model.images_seen == 8
+    assert "1 chunks computed, 3 reused" in caplog.text
     np.testing.assert_array_equal(np.asarray(again), expected)
 
 

@@ -38,7 +38,8 @@ def train(
 
     from pixelpush.data.registry import EMBEDDED, load_dataset
     from pixelpush.recommenders.evaluation import auc
-    from pixelpush.recommenders.io import atomic_write_bytes, save
+    from pixelpush.files import write_atomic
+    from pixelpush.recommenders.io import save
     from pixelpush.recommenders.registry import build_model
     from pixelpush.recommenders.split import leave_one_out
     from pixelpush.recommenders.training import TrainConfig, fit
@@ -77,7 +78,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     save(rec, out / "model.pt")
     text = json.dumps(metrics, indent=2, allow_nan=True) + "\n"
-    atomic_write_bytes(out / "metrics.json", lambda fh: fh.write(text.encode()))
+    write_atomic(out / "metrics.json", text.encode())
     typer.echo(
         f"{model} on {data.name}: test AUC {test_auc:.4f}, val AUC {result.val_auc:.4f}, "
         f"{result.epochs} epochs in {train_seconds:.1f} s -> {out}"

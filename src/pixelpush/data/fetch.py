@@ -25,9 +25,7 @@ import argparse
 import http.client
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +40,7 @@ from tqdm import tqdm
 
 from pixelpush import __version__
 from pixelpush.errors import ConfigError, ImageDecodeError, PixelpushError
+from pixelpush.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -113,17 +112,6 @@ def _valid(data: bytes, name: str) -> str | None:
     return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fetch_one(
     key: str, url: str, path: Path, *, retries: int, timeout: float, backoff: float, max_bytes: int
 ) -> tuple[str, int | str]:
@@ -149,7 +137,7 @@ def _fetch_one(
     reason = _valid(data, url)
     if reason is not None:
         return "failed", f"not a valid image: {reason}"
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return "done", len(data)
 
 

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from pixelpush.evaluation.aggregate import summarize_all
 from pixelpush.evaluation.config import CampaignConfig
-from pixelpush.evaluation.pair_log import PairLog, write_json_atomic
+from pixelpush.evaluation.pair_log import PairLog
+from pixelpush.files import write_json_atomic
 from pixelpush.evaluation.pairs import draw_pairs
 from pixelpush.evaluation.preparation import CampaignContext, prepare
 from pixelpush.evaluation.unit import UnitSpec, run_unit

@@ -61,14 +61,3 @@ class PairLog:
             os.fsync(fh.fileno())
         self._records[record["unit"]] = record
 
-
-def write_json_atomic(path: str | Path, payload: Any) -> None:
-    """Write JSON to `path` via a temporary file and a rename: readers never see half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -19,7 +19,7 @@ import torch
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.registry import load_dataset
 from pixelpush.evaluation.config import CampaignConfig, recommender_kind
-from pixelpush.evaluation.pair_log import write_json_atomic
+from pixelpush.files import write_json_atomic
 from pixelpush.recommenders import io as model_io
 from pixelpush.recommenders.base import Recommender
 from pixelpush.recommenders.evaluation import auc, visual_gain

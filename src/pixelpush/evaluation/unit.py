@@ -35,6 +35,7 @@ from pixelpush.attacks import (
 from pixelpush.evaluation.config import BLACK_BOX, ExperimentConfig
 from pixelpush.evaluation.metrics import HR_KS, cosine, hits, ssim
 from pixelpush.evaluation.pairs import Pair
+from pixelpush.files import write_atomic
 from pixelpush.evaluation.preparation import CampaignContext
 from pixelpush.platform.evaluator import Evaluator
 from pixelpush.platform.service import Platform
@@ -114,10 +115,7 @@ def _true_gradients(platform: Platform, user: int, item: int, image: np.ndarray)
 
 
 def _save_png(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(image).save(tmp, format="PNG")
-    tmp.replace(path)
+    write_atomic(path, lambda fh: Image.fromarray(image).save(fh, format="PNG"))
 
 
 def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path) -> dict[str, Any]:

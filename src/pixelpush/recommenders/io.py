@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import torch
 
 from pixelpush.errors import DataError
+from pixelpush.files import write_atomic
 from pixelpush.recommenders.factor import FactorModel
 from pixelpush.recommenders.registry import MODELS, build_model
 
 FORMAT_VERSION = 1
-
-
-def atomic_write_bytes(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(file)`` on a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(model: FactorModel, path: str | Path) -> None:
@@ -46,7 +27,7 @@ def save(model: FactorModel, path: str | Path) -> None:
         "extra": model.extra_state(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
+    write_atomic(path, lambda fh: torch.save(payload, fh))
 
 
 def load(path: str | Path) -> FactorModel:

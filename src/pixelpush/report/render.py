@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import io
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 import pixelpush
+from pixelpush.files import write_atomic
 from pixelpush.report import page as page_html
 from pixelpush.report.figures import CURVE_FIGURES, Rendered
 from pixelpush.report.images import pair_figures
@@ -32,17 +32,6 @@ def figure_png(fig: Figure, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary sibling and rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _emit(rendered: Rendered, fig_dir: Path) -> str:
     """Save a rendered figure as PNG and return its HTML (or the note if it was skipped)."""
     if rendered.figure is None:
@@ -50,7 +39,7 @@ def _emit(rendered: Rendered, fig_dir: Path) -> str:
         return f"<h3>{html.escape(rendered.title)}</h3>" + page_html.note_html(f"Skipped: {rendered.note}")
     rendered.figure.suptitle(rendered.title, fontsize="medium")  # the PNG is read on its own too
     png = figure_png(rendered.figure)
-    _write_atomic(fig_dir / f"{rendered.name}.png", png)
+    write_atomic(fig_dir / f"{rendered.name}.png", png)
     return page_html.figure_html(rendered.title, rendered.caption, png, rendered.name)
 
 
@@ -119,6 +108,6 @@ def render_report(run_dir: Path) -> Path:
         config=page_html.config_text(results.get("config", {})),
     )
     out = run.run_dir / REPORT_NAME
-    _write_atomic(out, report.encode("utf-8"))
+    write_atomic(out, report.encode("utf-8"))
     log.info("report written to %s", out)
     return out

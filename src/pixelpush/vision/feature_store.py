@@ -5,13 +5,17 @@ Layout under ``cache_dir`` (one folder per model identity and storage dtype)::
     <cache_dir>/<model-slug>-<id-hash>/<dtype>/
         chunks/<chunk-hash>.npy        features of one chunk of items, keyed by their content keys
         <catalog-hash>.npy             all items' features, (N, d), assembled from the chunks
-        <catalog-hash>.json            manifest: model identity, n, d, dtype, catalog hash, chunks
+        <catalog-hash>.json            manifest: model identity, n, d, dtype, catalog hash, chunks,
+                                       the array's digest
 
-Every file is written atomically: to a temporary file in the same folder (named after the
-writing process), flushed and fsynced, then renamed over the target with :func:`os.replace`.
-A killed run therefore leaves only whole files behind (plus temporaries of a dead process,
-removed by the next run). Files are checked before use (header, dtype, shape and exact size);
-a damaged one is logged, deleted and recomputed, never returned.
+        chunks/<chunk-hash>.sum        blake2b digest of that chunk file's bytes
+
+Every file is written atomically (:mod:`pixelpush.files`): a killed run leaves only whole files
+behind (plus temporaries of a dead process, removed by the next run). Files are checked before
+use: header, dtype, shape and exact size, and the digest of their bytes against the one recorded
+when they were written (a chunk's ``.sum``, the assembled array's manifest), so values
+overwritten in place at the same size are caught too. A damaged file is logged, deleted and
+recomputed, never returned.
 """
 
 from __future__ import annotations
@@ -20,52 +24,43 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from pixelpush.files import atomic_file, remove_stale_temporaries
+
 _log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-_TMP_SUFFIX = ".tmp"
-_TMP_RE = re.compile(r"^\..+\.pid(\d+)\.[0-9a-f]+\.tmp$")
+FORMAT_VERSION = 2
+_DIGEST_BYTES = 16
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (best effort: not every platform can open a folder)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+class _HashingWriter:
+    """Writes through to a file while hashing what it writes."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.digest = hashlib.blake2b(digest_size=_DIGEST_BYTES)
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Open a temporary file next to `path` for binary writing; on success it replaces `path`.
-
-    On any exception the temporary file is removed and `path` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.pid{os.getpid()}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
+def file_digest(path: Path, block: int = 1 << 22) -> str:
+    """blake2b hex digest of a file's bytes, read in blocks (memory stays bounded)."""
+    h = hashlib.blake2b(digest_size=_DIGEST_BYTES)
+    with open(path, "rb") as fh:
+        while data := fh.read(block):
+            h.update(data)
+    return h.hexdigest()
 
 
 def _npy_header(fh: IO[bytes], shape: tuple[int, ...], dtype: np.dtype) -> None:
@@ -73,16 +68,18 @@ def _npy_header(fh: IO[bytes], shape: tuple[int, ...], dtype: np.dtype) -> None:
     np.lib.format.write_array_header_1_0(fh, header)
 
 
-def write_npy_atomic(path: Path, blocks: Iterator[np.ndarray] | list[np.ndarray], shape: tuple[int, int], dtype: str) -> None:
+def write_npy_atomic(path: Path, blocks: Iterator[np.ndarray] | list[np.ndarray], shape: tuple[int, int], dtype: str) -> str:
     """Write an ``.npy`` of `shape` and `dtype` atomically from row `blocks`, one block at a time.
 
-    Streaming the blocks through ordinary writes keeps memory bounded by one block (a writable
-    memory map would keep every dirty page of the file resident until written back).
+    Returns the blake2b hex digest of the file's bytes. Streaming the blocks through ordinary
+    writes keeps memory bounded by one block (a writable memory map would keep every dirty page
+    of the file resident until written back).
     """
     dt = np.dtype(dtype)
     rows = 0
-    with atomic_file(path) as fh:
-        _npy_header(fh, shape, dt)
+    with atomic_file(path) as raw:
+        fh = _HashingWriter(raw)
+        _npy_header(fh, shape, dt)  # type: ignore[arg-type]
         for block in blocks:
             block = np.ascontiguousarray(block, dtype=dt)
             if block.ndim != 2 or block.shape[1] != shape[1]:
@@ -91,14 +88,18 @@ def write_npy_atomic(path: Path, blocks: Iterator[np.ndarray] | list[np.ndarray]
             rows += len(block)
         if rows != shape[0]:
             raise ValueError(f"wrote {rows} rows into an array of shape {shape}")
+    return fh.digest.hexdigest()
 
 
-def open_npy_checked(path: Path, *, shape: tuple[int, int] | None = None, dtype: str | None = None) -> np.memmap | None:
+def open_npy_checked(
+    path: Path, *, shape: tuple[int, int] | None = None, dtype: str | None = None, digest: str | None = None
+) -> np.memmap | None:
     """A read-only memory map of the ``.npy`` at `path` if it is whole and as expected, else None.
 
-    Checks the header, C order, `dtype`, `shape` and that the file size is exactly header plus
-    data (a truncated or padded file fails). A missing file gives None without a warning; a
-    damaged one is logged and gives None.
+    Checks the header, C order, `dtype`, `shape`, that the file size is exactly header plus
+    data (a truncated or padded file fails) and, when `digest` is given, that the file's bytes
+    hash to it (values changed in place fail). A missing file gives None without a warning; a
+    damaged one is logged, deleted and gives None.
     """
     path = Path(path)
     if not path.exists():
@@ -125,6 +126,8 @@ def open_npy_checked(path: Path, *, shape: tuple[int, int] | None = None, dtype:
             size = path.stat().st_size
             if size != expected:
                 problem = f"{size} bytes, expected {expected} (truncated or padded)"
+            elif digest is not None and file_digest(path) != digest:
+                problem = "its bytes do not match the digest recorded when it was written"
         if problem is None:
             if int(np.prod(got_shape)) == 0:  # np.memmap refuses empty maps
                 arr = np.empty(got_shape, dtype=got_dtype)
@@ -160,24 +163,34 @@ class FeatureStore:
         """Create the folders and remove temporaries left by processes that no longer run."""
         self.chunk_dir.mkdir(parents=True, exist_ok=True)
         for folder in (self.root, self.chunk_dir):
-            for tmp in folder.glob(f".*{_TMP_SUFFIX}"):
-                match = _TMP_RE.match(tmp.name)
-                if match and not _pid_alive(int(match.group(1))):
-                    _log.info("removing stale temporary file %s from an interrupted run", tmp)
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
+            remove_stale_temporaries(folder)
 
     # chunks ------------------------------------------------------------------------------
     def chunk_path(self, chunk_hash: str) -> Path:
         return self.chunk_dir / f"{chunk_hash}.npy"
 
+    def _digest_path(self, chunk_hash: str) -> Path:
+        return self.chunk_dir / f"{chunk_hash}.sum"
+
+    def _open_chunk(self, chunk_hash: str, rows: int, dim: int) -> np.memmap | None:
+        path = self.chunk_path(chunk_hash)
+        if not path.exists():
+            return None
+        try:
+            digest = self._digest_path(chunk_hash).read_text().strip()
+        except OSError:
+            _log.warning("feature chunk %s has no digest file: discarding it and recomputing", path)
+            path.unlink(missing_ok=True)
+            return None
+        return open_npy_checked(path, shape=(rows, dim), dtype=self.dtype, digest=digest)
+
     def has_chunk(self, chunk_hash: str, rows: int, dim: int) -> bool:
-        """Whether a whole chunk file of the right shape exists (its values are checked on read)."""
-        return open_npy_checked(self.chunk_path(chunk_hash), shape=(rows, dim), dtype=self.dtype) is not None
+        """Whether a whole chunk file of the right shape exists whose bytes match its digest."""
+        return self._open_chunk(chunk_hash, rows, dim) is not None
 
     def read_chunk(self, chunk_hash: str, rows: int, dim: int) -> np.ndarray | None:
         """A finished chunk's features, or None if it is missing or damaged (then deleted)."""
-        arr = open_npy_checked(self.chunk_path(chunk_hash), shape=(rows, dim), dtype=self.dtype)
+        arr = self._open_chunk(chunk_hash, rows, dim)
         if arr is None:
             return None
         out = np.array(arr)  # copy out of the map: the chunk file may be replaced later
@@ -188,7 +201,10 @@ class FeatureStore:
         return out
 
     def write_chunk(self, chunk_hash: str, features: np.ndarray) -> None:
-        write_npy_atomic(self.chunk_path(chunk_hash), [features], features.shape, self.dtype)
+        """Write a chunk's features, then its digest (a chunk without a digest is not trusted)."""
+        digest = write_npy_atomic(self.chunk_path(chunk_hash), [features], features.shape, self.dtype)
+        with atomic_file(self._digest_path(chunk_hash)) as fh:
+            fh.write(digest.encode())
 
     # assembled arrays --------------------------------------------------------------------
     def features_path(self, catalog_hash: str) -> Path:
@@ -225,11 +241,14 @@ class FeatureStore:
         if any(manifest.get(k) != v for k, v in expected.items()):
             _log.warning("feature cache manifest %s does not match this catalog: rebuilding", self.manifest_path(catalog_hash))
             return None
-        return open_npy_checked(self.features_path(catalog_hash), shape=(n, dim), dtype=self.dtype)
+        digest = manifest.get("digest")
+        if not isinstance(digest, str):
+            return None
+        return open_npy_checked(self.features_path(catalog_hash), shape=(n, dim), dtype=self.dtype, digest=digest)
 
     def write_assembled(self, catalog_hash: str, blocks: Iterator[np.ndarray], n: int, dim: int, chunks: list[str], chunk_size: int) -> None:
         """Write the assembled array, then its manifest (both atomically, in that order)."""
-        write_npy_atomic(self.features_path(catalog_hash), blocks, (n, dim), self.dtype)
+        digest = write_npy_atomic(self.features_path(catalog_hash), blocks, (n, dim), self.dtype)
         manifest = {
             "format": FORMAT_VERSION,
             "model": self.model_identity,
@@ -240,18 +259,7 @@ class FeatureStore:
             "chunk_size": chunk_size,
             "chunks": chunks,
             "features": self.features_path(catalog_hash).name,
+            "digest": digest,
         }
         with atomic_file(self.manifest_path(catalog_hash)) as fh:
             fh.write(json.dumps(manifest, indent=1).encode())
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -171,11 +171,11 @@ def extract_features(
         return cached
 
     bounds = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
-    computed = reused = 0
+    computed, reused = 0, set[str]()
     with tqdm(total=n, desc=f"features {model.identity}", unit="img", disable=not progress) as bar:
         for chunk_hash, (start, stop) in zip(chunks, bounds, strict=True):
             if store.has_chunk(chunk_hash, stop - start, dim):
-                reused += 1
+                reused.add(chunk_hash)
                 bar.update(stop - start)
                 continue
             feats = compute_chunk(model, images, start, stop, batch_size=batch_size, dtype=dtype, bar=bar)
@@ -183,17 +183,20 @@ def extract_features(
             computed += 1
 
     def blocks() -> Iterator[np.ndarray]:
+        nonlocal computed
         for chunk_hash, (start, stop) in zip(chunks, bounds, strict=True):
             block = store.read_chunk(chunk_hash, stop - start, dim)
             if block is None:  # removed or damaged since the pass above: compute it again
                 block = compute_chunk(model, images, start, stop, batch_size=batch_size, dtype=dtype)
                 store.write_chunk(chunk_hash, block)
+                computed += 1
+                reused.discard(chunk_hash)
             yield block
 
     store.write_assembled(catalog_hash, blocks(), n, dim, chunks, chunk_size)
     _log.info(
         "features of %d items: %d chunks computed, %d reused, in %.1f s; cached at %s",
-        n, computed, reused, time.perf_counter() - t0, store.features_path(catalog_hash),
+        n, computed, len(reused), time.perf_counter() - t0, store.features_path(catalog_hash),
     )
     result = store.open_assembled(catalog_hash, n, dim)
     if result is None:  # pragma: no cover - only if the file vanished right after writing
