@@ -25,8 +25,6 @@ import argparse
 import gzip
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -35,6 +33,7 @@ import numpy as np
 from pixelpush.data.appearance import fit_style_projection, layer_activations
 from pixelpush.data.fashion import ASSET_VERSION, CATALOGS, CATEGORY_NAMES, UpsampledImages
 from pixelpush.data.simulate import SimulationConfig, consumed_items_only, simulate
+from pixelpush.files import write_atomic
 from pixelpush.random import numpy_rng
 from pixelpush.vision.models import load_image_model
 
@@ -105,20 +104,6 @@ def pick_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
             raise ValueError(f"class {c} has only {len(pool)} items, {per_class} requested")
         picks.append(rng.choice(pool, size=per_class, replace=False))
     return np.sort(np.concatenate(picks))
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(file)`` on a temporary file next to `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def notice_text(copyright_file: Path) -> str:
@@ -201,9 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     arrays = build(args.catalog, recipe, images[idx], labels[idx].astype(np.int64), idx, args.seed)
 
     npz_path = args.out / CATALOGS[args.catalog]
-    atomic_write_bytes(npz_path, lambda fh: np.savez_compressed(fh, **arrays))
+    write_atomic(npz_path, lambda fh: np.savez_compressed(fh, **arrays))
     text = notice_text(args.source / "COPYRIGHT.debian").encode()
-    atomic_write_bytes(args.out / "NOTICE", lambda fh: fh.write(text))
+    write_atomic(args.out / "NOTICE", text)
 
     inter = arrays["interactions"]
     n_users, n_items = recipe.simulation.n_users, len(arrays["images"])

@@ -84,7 +84,7 @@ def diagnose(
     from pixelpush.data.registry import EMBEDDED
     from pixelpush.diagnostics.diagnose import diagnose as run_diagnose
     from pixelpush.errors import ConfigError
-    from pixelpush.recommenders.io import atomic_write_bytes
+    from pixelpush.files import write_atomic
 
     try:
         curve = [float(x) for x in lambdas.split(",") if x.strip()]
@@ -102,7 +102,7 @@ def diagnose(
     result["hyperparameters"] = str(hyperparameters) if hyperparameters is not None else "defaults"
     text = json.dumps(result, indent=2) + "\n"
     if out is not None:
-        atomic_write_bytes(out, lambda fh: fh.write(text.encode()))
+        write_atomic(out, text.encode())
     if as_json:
         typer.echo(text, nl=False)
     else:

@@ -29,7 +29,7 @@ def search(
     """
     from pixelpush.cli.common import dataset_with_features
     from pixelpush.errors import ConfigError
-    from pixelpush.recommenders.io import atomic_write_bytes
+    from pixelpush.files import write_atomic
     from pixelpush.recommenders.search import DEFAULT_GRIDS
     from pixelpush.recommenders.search import search as run_search
 
@@ -48,8 +48,7 @@ def search(
         **result.to_json(),
     }
     text = json.dumps(payload, indent=2) + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, lambda fh: fh.write(text.encode()))
+    write_atomic(out, text.encode())
     for kind in kinds:
         m = result.metrics[kind]
         gain = f", visual gain {m['visual_gain']:+.1%} (cold {m['visual_gain_cold']:+.1%}, warm {m['visual_gain_warm']:+.1%})" if kind != "bpr" else ""

@@ -16,8 +16,6 @@ the catalog's asset, so an item's style can be recomputed from its image alone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +25,7 @@ from tqdm.auto import tqdm
 
 from pixelpush.data.catalog import ImageStore
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.threads import torch_threads
 
 if TYPE_CHECKING:
     from pixelpush.vision.squeezenet import SqueezeNetModel
@@ -37,17 +36,6 @@ log = logging.getLogger(__name__)
 SQUEEZENET_LAYERS: dict[str, int] = {
     "fire2": 3, "fire3": 4, "fire4": 6, "fire5": 7, "fire6": 9, "fire7": 10, "fire8": 11, "fire9": 12,
 }
-
-
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def layer_activations(
@@ -72,7 +60,7 @@ def layer_activations(
     stack = model.features[: SQUEEZENET_LAYERS[layer] + 1]
     out: list[np.ndarray] = []
     starts = range(0, len(items), batch_size)
-    with _torch_threads(threads), torch.inference_mode():
+    with torch_threads(threads), torch.inference_mode():
         for lo in tqdm(starts, desc=f"{layer} activations", disable=not progress, leave=False):
             batch = torch.from_numpy(np.stack(images.many(items[lo : lo + batch_size])))
             out.append(stack(model.preprocess(batch)).mean(dim=(2, 3)).double().numpy())
@@ -128,7 +116,7 @@ def fit_style_projection(activations: np.ndarray, dims: int) -> StyleProjection:
         raise ConfigError(f"fit_style_projection: {dims} dims is not possible for activations {activations.shape}")
     mean = activations.mean(axis=0)
     # eigh of the (d x d) scatter in torch on one thread: no OpenBLAS spinning threads (see design.md)
-    with _torch_threads(1):
+    with torch_threads(1):
         x = torch.from_numpy(activations - mean)
         _, vecs = torch.linalg.eigh(x.T @ x)
         basis = vecs.flip(1)[:, :dims].numpy().copy()

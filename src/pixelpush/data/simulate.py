@@ -32,8 +32,6 @@ would expect in a real shop. ``alpha = 0`` gives a pure popularity × category w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -41,6 +39,7 @@ import torch
 
 from pixelpush.errors import ConfigError, DataError
 from pixelpush.random import numpy_rng
+from pixelpush.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +133,6 @@ class Simulation:
         return {"model": "pixelpush.data.simulate", "seed": int(self.seed), "config": asdict(self.config)}
 
 
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def visual_style(images: np.ndarray, dims: int) -> np.ndarray:
     """Standardised principal components of normalised pixels: ``(N, H, W)`` → ``(N, dims)``.
 
@@ -158,7 +147,7 @@ def visual_style(images: np.ndarray, dims: int) -> np.ndarray:
     # Eigenvectors of the (pixels × pixels) scatter matrix: far cheaper than an SVD of x. Solved
     # in torch, not NumPy, so that OpenBLAS's spinning worker threads never fight torch's, and on
     # one thread: the problem is small, and on a busy machine extra threads made it 10x slower.
-    with _one_torch_thread():
+    with torch_threads(1):
         x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float64))
         x /= x.mean(dim=1, keepdim=True).clamp(min=1.0)
         x -= x.mean(dim=0)

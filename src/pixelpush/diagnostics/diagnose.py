@@ -30,6 +30,7 @@ from pixelpush.diagnostics.probes import ridge_probe, softmax_probe
 from pixelpush.recommenders.evaluation import auc, auc_cold_warm, visual_gain
 from pixelpush.recommenders.search import campaign_split, train_model
 from pixelpush.recommenders.split import Split
+from pixelpush.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +145,31 @@ def diagnose(
     lambdas: Sequence[float] | None = LAMBDA_VISUAL_CURVE,
     train: bool = True,
     epochs: int | None = None,
+    threads: int | None = 1,
 ) -> dict[str, Any]:
     """All four groups of figures (``models`` and ``lambda_visual`` only when `train`).
 
     `options` per kind default to each model's defaults; `style` is the simulated shoppers'
-    style per item (None for real data: the style probe is skipped).
+    style per item (None for real data: the style probe is skipped). Training runs on `threads`
+    torch threads, as :func:`pixelpush.recommenders.search.search` does.
     """
+    with torch_threads(threads):
+        return _diagnose(dataset, features, style=style, options=options, seed=seed, cold_below=cold_below,
+                         lambdas=lambdas, train=train, epochs=epochs)
+
+
+def _diagnose(
+    dataset: Dataset,
+    features: np.ndarray,
+    *,
+    style: np.ndarray | None,
+    options: dict[str, dict[str, Any]] | None,
+    seed: int,
+    cold_below: int,
+    lambdas: Sequence[float] | None,
+    train: bool,
+    epochs: int | None,
+) -> dict[str, Any]:
     split = campaign_split(dataset, seed)
     out: dict[str, Any] = {
         "dataset": dataset.name,

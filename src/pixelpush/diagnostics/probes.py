@@ -8,8 +8,7 @@ test, so it measures what is linearly *expressible*, not what a probe can memori
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,19 +17,10 @@ import torch.nn.functional as F
 
 from pixelpush.errors import DataError
 from pixelpush.random import numpy_rng
+from pixelpush.threads import torch_threads
 
 RIDGE_PENALTIES: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 SOFTMAX_PENALTIES: tuple[float, ...] = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -84,7 +74,7 @@ def ridge_probe(
     if len(targets) != len(features):
         raise DataError(f"{len(features)} feature rows but {len(targets)} targets")
     train, val, test = _split(len(features), seed)
-    with _one_thread():
+    with torch_threads(1):
         x = _normalise(features, train)
         x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
         y = torch.from_numpy(targets)
@@ -111,7 +101,7 @@ def softmax_probe(
         raise DataError(f"expected one non-negative label per feature row, got {labels.shape}")
     train, val, test = _split(len(features), seed)
     n_classes = int(labels.max()) + 1
-    with _one_thread():
+    with torch_threads(1):
         x = _normalise(features, train)
         y = torch.from_numpy(labels)
         best = (-np.inf, penalties[0], None)

@@ -29,6 +29,7 @@ from pixelpush.recommenders.factor import FactorModel
 from pixelpush.recommenders.registry import MODELS, build_model
 from pixelpush.recommenders.split import Split, leave_one_out
 from pixelpush.recommenders.training import TrainConfig, TrainResult, fit
+from pixelpush.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,12 @@ def _penalty(levels: tuple[float, ...]) -> Axis:
 
 
 _PENALTIES = (0.005, 0.05, 0.5)
-_VISUAL_PENALTIES = (1e-2, 1e-3, 1e-4, 1e-5)
+_VISUAL_PENALTIES = (1e-2, 1e-3, 1e-4, 1e-5, 0.0)
 
 #: The default grids: the collaborative penalty (users, items and biases together) and the
 #: factor size for every model; the visual penalty (and VBPR's visual size) for the visual ones.
+#: The visual penalty's axis ends at 0 so that a selection at its low end is not an artefact of
+#: where the grid stops.
 DEFAULT_GRIDS: dict[str, list[Axis]] = {
     "bpr": [[{"dim": d} for d in (10, 20, 40)], _penalty(_PENALTIES)],
     "vbpr": [
@@ -144,11 +147,27 @@ def search(
     grids: dict[str, list[Axis]] | None = None,
     cold_below: int = 5,
     epochs: int | None = None,
+    threads: int | None = 1,
 ) -> SearchResult:
     """Grid-search each kind in `grids` (default :data:`DEFAULT_GRIDS`) on `dataset`'s campaign split.
 
     BPR must be among the kinds: the visual gains are measured against the selected BPR.
+    Training runs on `threads` torch threads (None: leave as is); one thread keeps the numbers
+    independent of the machine and avoids oversubscribing a shared one.
     """
+    with torch_threads(threads):
+        return _search(dataset, features, seed=seed, grids=grids, cold_below=cold_below, epochs=epochs)
+
+
+def _search(
+    dataset: Dataset,
+    features: np.ndarray | torch.Tensor,
+    *,
+    seed: int,
+    grids: dict[str, list[Axis]] | None,
+    cold_below: int,
+    epochs: int | None,
+) -> SearchResult:
     grids = DEFAULT_GRIDS if grids is None else grids
     unknown = sorted(set(grids) - set(MODELS))
     if unknown:
@@ -185,4 +204,4 @@ def search(
         if kind != "bpr":
             for key in ("auc", "auc_cold", "auc_warm"):
                 m[f"visual_gain{key.removeprefix('auc')}"] = float(visual_gain(m[key], ref[key]))
-    return SearchResult(dataset.name, int(seed), trials, selected, metrics, grids)
+    return SearchResult(dataset.name, int(seed), trials, selected, metrics, dict(grids))
