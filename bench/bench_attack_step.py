@@ -25,7 +25,7 @@ import torch
 
 from pixelpush.attacks import AttackContext, BlackBoxAttack, SpecificUser
 from pixelpush.data.catalog import ImageStore
-from pixelpush.platform.service import Platform
+from pixelpush.platform.platform import Platform
 from pixelpush.random import numpy_rng
 from pixelpush.vision.image_model import ImageModel
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from pixelpush.data.catalog import ImageStore
-from pixelpush.platform.service import Platform
+from pixelpush.platform.platform import Platform
 from pixelpush.random import numpy_rng, torch_generator
 from pixelpush.recommenders.base import Recommender
 from pixelpush.vision.image_model import ImageModel

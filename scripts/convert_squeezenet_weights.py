@@ -34,12 +34,12 @@ import argparse
 import hashlib
 import io
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from pixelpush.files import write_atomic  # unique temp name, fsync, mode 0666 & ~umask
 
 _log = logging.getLogger("convert_squeezenet_weights")
 
@@ -104,22 +104,6 @@ def check_against_torchvision(state: dict[str, torch.Tensor]) -> None:
     net.features.load_state_dict({k.removeprefix("features."): v for k, v in state.items()}, strict=True)
 
 
-def _atomic_write(out: Path, data: bytes) -> None:
-    """Write ``data`` to ``out`` through a temporary file in the same folder, mode 0644."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _serialise(state: dict[str, torch.Tensor]) -> bytes:
     """``torch.save`` into memory: the archive's inner name then does not depend on a file name,
     so the same weights always give the same bytes (and the same ``weights_id``)."""
@@ -132,10 +116,10 @@ def convert(src: Path, out: Path) -> str:
     """Convert ``src`` to ``out`` (atomically), copy the licence; return the file's sha256."""
     state = keras_to_state_dict(src)
     check_against_torchvision(state)
-    _atomic_write(out, _serialise(state))
+    write_atomic(out, _serialise(state))
     licence = src.parent / LICENSE_NAME
     if licence.exists():
-        _atomic_write(out.parent / LICENSE_NAME, licence.read_bytes())
+        write_atomic(out.parent / LICENSE_NAME, licence.read_bytes())
     else:
         _log.warning("licence %s not found: copy it next to %s by hand", licence, out)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()

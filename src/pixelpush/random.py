@@ -25,8 +25,9 @@ def _entropy(seed: int, keys: tuple[str | int, ...]) -> list[int]:
 def numpy_rng(seed: int, *keys: str | int) -> np.random.Generator:
     """A NumPy generator for `seed` and purpose `keys`, independent of other key paths.
 
-    >>> numpy_rng(0, "pairs").integers(100) == numpy_rng(0, "pairs").integers(100)
-    True
+    >>> a, b = numpy_rng(0, "pairs").random(3), numpy_rng(0, "pairs").random(3)
+    >>> bool((a == b).all()), bool((a == numpy_rng(0, "threat").random(3)).any())
+    (True, False)
     """
     return np.random.default_rng(np.random.SeedSequence(_entropy(seed, keys)))
 

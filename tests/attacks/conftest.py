@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pixelpush.data.catalog import ArrayImages, Dataset
-from pixelpush.platform.service import Platform
+from pixelpush.platform.platform import Platform
 from pixelpush.random import numpy_rng, torch_generator
 from pixelpush.recommenders.base import Recommender
 from pixelpush.vision.image_model import ImageModel
@@ -128,6 +128,24 @@ class CosineVisualRec(TanhVisualRec):
         return torch.nn.functional.normalize(features @ self.E, dim=-1)
 
 
+class RandomSignAttack:
+    """The null baseline: ``p ← clip(p + ε·sign(g))`` with `g` random (seeded), one upload per step."""
+
+    def __new__(cls, *, epsilon: int = 1, steps: int = 20):  # built lazily: the attack module is imported here
+        from pixelpush.attacks.base import GradientEstimate, GradientSignAttack
+        from pixelpush.random import numpy_rng
+
+        class _RandomSign(GradientSignAttack):
+            id = "random-sign"
+
+            def gradient(self, state, user):  # noqa: ARG002
+                if not hasattr(state, "rng"):
+                    state.rng = numpy_rng(state.ctx.seed, "random-sign", state.ctx.item)
+                return GradientEstimate(pixel=state.rng.normal(size=state.image.shape))
+
+        return _RandomSign(epsilon=epsilon, steps=steps)
+
+
 def make_images(seed: int, n: int = N_ITEMS, size: int = UPLOAD) -> np.ndarray:
     """Smooth random uploads: 4×4 colour blocks upsampled, plus mild noise, in 40..215."""
     rng = numpy_rng(seed, "images")
@@ -190,25 +208,32 @@ def world() -> World:
     return make_world()
 
 
+def attack_view(world: World, access: str, *, seed: int = 0, share_features: bool = True):
+    """An attacker's view at `access`: the client, its own copy of the image model, the memo's reader."""
+    import copy
+
+    from pixelpush.attacks.view import AttackerView
+
+    features = world.platform.memo.reader() if share_features else None
+    return AttackerView(world.platform.client(access), copy.deepcopy(world.model), seed=seed, features=features)
+
+
 def attack_context(world: World, access: str, user: int = 3, *, item: int | None = None, seed: int = 0, white_box: bool = False):
     """A specific-user context: the clone of real `user`, and a middle-ranked item if none given."""
     from pixelpush.attacks.base import AttackContext
     from pixelpush.attacks.threat_models import SpecificUser
 
-    client = world.platform.client(access)
+    view = attack_view(world, access, seed=seed)
     probe_item = item if item is not None else int(np.setdiff1d(np.arange(N_ITEMS), world.dataset.histories[user])[0])
-    targeting = SpecificUser().prepare(client, probe_item, world.dataset, seed=seed, user=user)
+    prep = SpecificUser().prepare(view, probe_item, world.dataset, seed=seed, user=user)
     if item is None:
-        item = middle_item(world, targeting.user)
+        item = middle_item(world, prep.targeting.user)
     return AttackContext(
-        client=client,
+        view=view,
         item=item,
         image=world.platform.current_image(item),
-        targeting=targeting,
-        image_model=world.model,
-        memo=world.platform.memo,
+        targeting=prep.targeting,
         white_box=world.platform.white_box() if white_box else None,
-        seed=seed,
     )
 
 

@@ -158,3 +158,29 @@ def test_all_malformed_or_truncated_file_is_an_error(tmp_path: Path) -> None:
     reviews.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match=r"reviews_Clothing_Shoes_and_Jewelry\.json\.gz:\d+: cannot read"):
         load_amazon(root, category="clothing")
+
+
+NON_FINITE_REVIEW_LINES = [
+    '{"reviewerID": "U9", "asin": "B001", "overall": NaN}',  # JSON's non-standard tokens parse to floats
+    '{"reviewerID": "U9", "asin": "B002", "overall": Infinity}',
+    '{"reviewerID": "U9", "asin": "B003", "overall": -Infinity}',
+    '{"reviewerID": "U9", "asin": "B004", "overall": "NaN"}',  # strings go through float()
+    '{"reviewerID": "U9", "asin": "B005", "overall": "inf"}',
+    '{"reviewerID": "U9", "asin": "B006", "overall": "-Infinity"}',
+]
+
+
+def test_nan_and_infinite_ratings_are_malformed_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = write_amazon(tmp_path)
+    reviews = root / "reviews_Clothing_Shoes_and_Jewelry.json.gz"
+    baseline = load_amazon(root, category="clothing", min_user_positives=1)
+    with gzip.open(reviews, "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    _write_gz(reviews, lines + NON_FINITE_REVIEW_LINES)
+    with caplog.at_level(logging.WARNING, logger="pixelpush.data.amazon"):
+        ds, stats = load_amazon_with_stats(root, category="clothing", min_user_positives=1)
+    assert stats["review_lines_malformed"] == len(BAD_REVIEW_LINES) + len(NON_FINITE_REVIEW_LINES)
+    assert ds.n_users == baseline.n_users and len(ds.interactions) == len(baseline.interactions)  # U9 never counts
+    warned = [r.getMessage() for r in caplog.records]
+    for lineno in range(len(lines) + 1, len(lines) + 1 + len(NON_FINITE_REVIEW_LINES)):
+        assert any(f"{reviews.name}:{lineno}: skipped malformed line (non-finite 'overall'" in m for m in warned), lineno

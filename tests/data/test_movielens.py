@@ -100,17 +100,41 @@ def test_registry_passes_options(tmp_path: Path) -> None:
     assert ds.n_users == 3
 
 
-@pytest.mark.parametrize(
-    "bad_line", ["10\t1\t5", "10\tone\t5\t881250949", "10\t1\t5\t881250949\textra", "10,1,5,881250949"]
-)
-def test_malformed_rating_line_names_file_and_line(tmp_path: Path, bad_line: str) -> None:
-    root = write_movielens(tmp_path)
+def _insert_rating_line(root: Path, bad_line: str) -> None:
     data = root / "ml-100k" / "u.data"
     lines = data.read_text().splitlines()
     lines.insert(3, bad_line)
     data.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        "10\t1\t5", "10\tone\t5\t881250949", "10\t1\t5\t881250949\textra", "10,1,5,881250949",
+        "99999999999999999999\t1\t5\t881250949",  # overflows int64
+        "10\t1\t5\t9223372036854775808",  # one past int64's maximum
+        "10\t1.0\t5\t881250949", "10\t1\t5\t8_8", "10\t\u0661\t5\t881250949",  # a float, '_', an Arabic-Indic digit
+    ],
+)
+def test_malformed_rating_line_names_file_and_line(tmp_path: Path, bad_line: str) -> None:
+    root = write_movielens(tmp_path)
+    _insert_rating_line(root, bad_line)
     with pytest.raises(DataError, match=r"u\.data:4: expected 4 tab-separated integers"):
         load_movielens_posters(root)
+
+
+@pytest.mark.parametrize("bad_line", ["-10\t1\t5\t881250949", "10\t-1\t5\t881250949"])
+def test_negative_user_or_item_id_names_file_and_line(tmp_path: Path, bad_line: str) -> None:
+    root = write_movielens(tmp_path)
+    _insert_rating_line(root, bad_line)
+    with pytest.raises(DataError, match=r"u\.data:4: user and item ids must be >= 0"):
+        load_movielens_posters(root)
+
+
+def test_largest_int64_timestamp_is_accepted(tmp_path: Path) -> None:
+    root = write_movielens(tmp_path)
+    _insert_rating_line(root, "10\t1\t5\t9223372036854775807")
+    assert load_movielens_posters(root).n_users == 2
 
 
 def test_malformed_or_missing_metadata(tmp_path: Path) -> None:

@@ -9,13 +9,28 @@ def test_units_expand_black_box_perturbations_and_blend_epsilons():
         {"experiments": [{"attacks": ["wb", "bb-rank", "baseline-blend"], "perturbations": [16, 64], "blend_epsilons": [0.01, 0.1]}]}
     )
     units = cfg.experiments[0].units()
-    assert [(u["attack"], u["perturbations"], u.get("blend_epsilon")) for u in units] == [
-        ("wb", 0, None),
-        ("bb-rank", 16, None),
-        ("bb-rank", 64, None),
-        ("baseline-blend", 0, 0.01),
-        ("baseline-blend", 0, 0.1),
+    assert [(u["attack"], u["sweep"]) for u in units] == [
+        ("wb", {}),
+        ("bb-rank", {"perturbations": 16}),
+        ("bb-rank", {"perturbations": 64}),
+        ("baseline-blend", {"epsilon": 0.01}),
+        ("baseline-blend", {"epsilon": 0.1}),
     ]
+
+
+def test_attack_variants_take_their_options_and_bad_options_fail_at_load():
+    cfg = parse_config(
+        {"experiments": [{"attacks": ["bb-rank", "bb-rank:probit"], "attack_options": {"bb-rank:probit": {"rank_to_score": "probit"}}}]}
+    )
+    e = cfg.experiments[0]
+    assert e.build_attack("bb-rank:probit", {"perturbations": 8}).rank_to_score == "probit"
+    assert e.build_attack("bb-rank", {"perturbations": 8}).rank_to_score == "uniform"
+    with pytest.raises(ConfigError, match="no setting magic"):
+        parse_config({"experiments": [{"attacks": ["bb-rank"], "attack_options": {"bb-rank": {"magic": 1}}}]})
+    with pytest.raises(ConfigError, match="need their settings"):
+        parse_config({"experiments": [{"attacks": ["bb-rank:x"]}]})
+    with pytest.raises(ConfigError, match="not in attacks"):
+        parse_config({"experiments": [{"attacks": ["wb"], "attack_options": {"bb-rank": {}}}]})
 
 
 def test_bad_values_name_the_field(tmp_path):

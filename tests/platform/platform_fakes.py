@@ -108,7 +108,7 @@ def histories(n_users: int, n_items: int, seed: int, max_len: int = 4) -> list[n
 
 def make_world(n_items: int = 30, n_users: int = 5, seed: int = 0, **platform_kwargs):
     """A platform over a tiny exact catalog; returns (platform, recommender, model)."""
-    from pixelpush.platform.service import Platform
+    from pixelpush.platform.platform import Platform
 
     model = CornerModel()
     images = ArrayImages(corner_images(n_items, seed))

@@ -1,10 +1,9 @@
-"""FeatureMemo: content-keyed, computes only missing rows in one batch, LRU, shareable."""
+"""FeatureMemo: content-keyed, computes only missing rows in one batch, LRU, compute-only."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from platform_fakes import CornerModel, corner_images
 
 from pixelpush.errors import ImageDecodeError
@@ -25,7 +24,7 @@ def test_only_missing_rows_are_computed_in_one_batch() -> None:
     assert not again.is_inference()
 
 
-def test_lru_evicts_the_oldest_and_put_shares_rows() -> None:
+def test_lru_evicts_the_oldest() -> None:
     model = CornerModel()
     memo = FeatureMemo(model, capacity=2)
     imgs = corner_images(3, 1, levels=32)
@@ -38,10 +37,19 @@ def test_lru_evicts_the_oldest_and_put_shares_rows() -> None:
     assert model.calls == []
     memo(imgs[1:2])
     assert model.calls == [1]
-    shared = torch.full((1, 3), 7.0)
-    fresh = corner_images(1, 99, levels=32)
-    memo.put(fresh, shared)
-    assert torch.equal(memo(fresh), shared) and model.calls == [1]
+
+
+def test_reader_computes_shares_and_cannot_write() -> None:
+    model = CornerModel()
+    memo = FeatureMemo(model, capacity=8)
+    read = memo.reader()
+    imgs = corner_images(3, 2, levels=32)
+    out = read(imgs)
+    assert model.calls == [3] and out.dtype == np.float32
+    out[:] = 1e6  # the caller's copy: the memo's rows are unchanged
+    np.testing.assert_array_equal(memo(imgs).numpy(), imgs[:, 0, 0, :].astype(np.float32))
+    assert model.calls == [3]  # served from the rows the reader computed
+    assert not hasattr(memo, "put") and not [a for a in vars(read) if not a.startswith("__")]
 
 
 def test_keys_include_the_shape_and_inputs_are_checked() -> None:
@@ -50,5 +58,3 @@ def test_keys_include_the_shape_and_inputs_are_checked() -> None:
     memo = FeatureMemo(CornerModel())
     with pytest.raises(ImageDecodeError):
         memo(np.zeros((2, 32, 32, 3), np.float32))
-    with pytest.raises(ValueError):
-        memo.put(corner_images(2, 0), torch.zeros(3, 3))

@@ -28,7 +28,8 @@ from pixelpush.errors import (
 )
 from pixelpush.platform.api import PlatformClient
 from pixelpush.platform.budget import Budget
-from pixelpush.platform.service import AccessDeniedError, InvalidRequestError, Platform
+from pixelpush.platform.platform import Platform
+from pixelpush.platform.validation import AccessDeniedError, InvalidRequestError
 from pixelpush.random import derive_seed
 
 

@@ -17,7 +17,7 @@ from platform_fakes import (
 
 from pixelpush.data.catalog import ArrayImages
 from pixelpush.platform.evaluator import Evaluator
-from pixelpush.platform.service import Platform
+from pixelpush.platform.platform import Platform
 
 
 def _float_world() -> tuple[Platform, BilinearRec, MeanLinearModel]:

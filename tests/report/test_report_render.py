@@ -1,4 +1,4 @@
-"""The report renders from a recorded run: figures exist, the table matches results.json, no external refs."""
+"""The report renders from a real (tiny) campaign: figures exist, the table matches results.json, no external refs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from recorded_run import write_recorded_run
 
 from pixelpush.errors import DataError
 from pixelpush.report import render_report
@@ -98,13 +97,22 @@ def test_html_is_self_contained(rendered_run: Path) -> None:
 
 def test_report_shows_models_config_seed_and_versions(rendered_run: Path) -> None:
     text = (rendered_run / "report.html").read_text(encoding="utf-8")
-    for needle in ("0.8500", "+0.0600", "squeezenet1_1", "2.13.0", "Seed: <code>0</code>", "&quot;epsilon&quot;: 1.0"):
+    results = json.loads((rendered_run / "results.json").read_text())
+    vbpr = results["recommenders"]["vbpr"]
+    for needle in (f"{vbpr['auc']:.4f}", f"{vbpr['visual_gain']:+.4f}", "squeezenet1_1", "2.13.0", "Seed: <code>3</code>",
+                   "&quot;radius&quot;: 7"):
         assert needle in text, needle
     assert "Skipped" not in text
 
 
-def test_without_population_runs_or_images_figures_are_skipped_with_notes(tmp_path: Path) -> None:
-    run_dir = write_recorded_run(tmp_path / "run", population=False, images=False)
+def test_without_population_runs_or_images_figures_are_skipped_with_notes(fresh_run: Path) -> None:
+    results = json.loads((fresh_run / "results.json").read_text())
+    results["attacks"] = [a for a in results["attacks"] if a["threat_model"] == "specific-user"]
+    (fresh_run / "results.json").write_text(json.dumps(results))
+    pairs = [json.loads(line) for line in (fresh_run / "pairs.jsonl").read_text().splitlines()]
+    kept = [{**p, "images": None} for p in pairs if p["threat_model"] == "specific-user"]
+    (fresh_run / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in kept))
+    run_dir = fresh_run
     out = render_report(run_dir)
     text = out.read_text(encoding="utf-8")
     assert "Skipped: no segment or general-population runs" in text
@@ -156,7 +164,7 @@ def test_empty_attacks_still_renders(fresh_run: Path) -> None:
 
 def test_rerendering_drops_figures_that_are_now_skipped(fresh_run: Path, rendered_run: Path) -> None:
     shutil.copytree(rendered_run / "figures", fresh_run / "figures")
-    assert {p.stem for p in (fresh_run / "figures").glob("*.png")} == {*CURVES, "pair_00"}
+    assert {p.stem for p in (fresh_run / "figures").glob("*.png") if not p.stem.startswith("pair_")} == set(CURVES)
     results = json.loads((fresh_run / "results.json").read_text())
     results["attacks"] = [a for a in results["attacks"] if a["threat_model"] == "specific-user"]
     (fresh_run / "results.json").write_text(json.dumps(results))
@@ -175,8 +183,9 @@ def test_nulls_and_missing_fields_do_not_crash(tmp_path: Path) -> None:
         {"recommender": "x", "attack": "new-attack", "threat_model": "other"},
     ]
     (tmp_path / "results.json").write_text(json.dumps({"attacks": sparse, "recommenders": {"vbpr": None}}))
-    pair = {"recommender": "vbpr", "attack": "bb-rank", "threat_model": "specific-user", "perturbations": 8,
-            "rank_before": None, "hits_by_step": {"20": [None, 1.0]}, "images": {"original": "../../etc/passwd"}}
-    (tmp_path / "pairs.jsonl").write_text(json.dumps(pair) + "\n[1]\n")
+    pair = {"unit": "x/vbpr/bb-rank/specific-user/d8/0000", "recommender": "vbpr", "attack": "bb-rank",
+            "threat_model": "specific-user", "perturbations": 8, "rank_before": None,
+            "hits_by_step": {"20": [None, 1.0]}, "images": {"original": "../../etc/passwd"}}
+    (tmp_path / "pairs.jsonl").write_text(json.dumps(pair) + "\n")  # lines that are not records: tests/badinput
     text = render_report(tmp_path).read_text(encoding="utf-8")
     assert "images of this pair are missing or unreadable" in text

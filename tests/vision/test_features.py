@@ -371,3 +371,12 @@ def test_sigkill_mid_write_leaves_usable_chunks_and_resumes(tmp_path: Path) -> N
     assert model.images_seen == 25
     assert not tmps[0].exists()  # the dead writer's temporary was cleaned up
     np.testing.assert_array_equal(np.asarray(resumed), extract_features(TinyModel(), SyntheticImages(45), progress=False))
+
+
+def test_progress_bars_are_not_drawn_into_a_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """stderr redirected to a file (capfd): progress=True must not write one redraw there."""
+    images = SyntheticImages(40)
+    extract_features(TinyModel(), images, cache_dir=tmp_path, batch_size=4, chunk_size=8, progress=True)
+    extract_features(TinyModel(), images, batch_size=4, progress=True)  # the uncached path has its own bar
+    err = capfd.readouterr().err
+    assert "\r" not in err and "img/s" not in err and "hashing images" not in err

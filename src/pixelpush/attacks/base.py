@@ -1,8 +1,9 @@
 """The attack interface: configuration in ``__init__``, per-call data in :meth:`Attack.run`.
 
-An attack pushes one item by uploading a sequence of perturbed images through a
-:class:`~pixelpush.platform.api.PlatformClient`. Before each step the *targeting* (built by a
-threat model, :mod:`pixelpush.attacks.threat_models`) names the registered user to attack.
+An attack pushes one item by uploading a sequence of perturbed images through the client of
+its :class:`~pixelpush.attacks.view.AttackerView`, the only thing it holds. Before each step
+the *targeting* (built by a threat model, :mod:`pixelpush.attacks.threat_models`) names the
+attacker's registered user to attack.
 After each step the attack yields a :class:`StepRecord` with everything the campaign runner
 needs (the uploaded image, uploads and queries used, the estimated gradients for the cosine
 diagnostics, whether the step carried information). Two ways to drive an attack::
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from pixelpush.errors import BudgetExceededError, ConfigError
+from pixelpush.attacks.view import AttackerView
 from pixelpush.platform.api import Access, PlatformClient
 from pixelpush.vision.image_model import ImageModel
 
@@ -35,7 +37,6 @@ __all__ = [
     "Attack",
     "AttackContext",
     "AttackResult",
-    "FeatureSink",
     "GradientEstimate",
     "GradientSignAttack",
     "StepCallback",
@@ -50,24 +51,14 @@ _log = logging.getLogger(__name__)
 
 @runtime_checkable
 class Targeting(Protocol):
-    """Which registered user to attack before each step, and whom to evaluate on."""
+    """Which of the attacker's registered users to attack before each step.
 
-    evaluation_users: np.ndarray
-    """The real users the campaign evaluates on (never shown to the attack)."""
+    Built by a threat model (:mod:`pixelpush.attacks.threat_models`). It holds only the
+    attacker's own users; whom the campaign evaluates on stays with the experimenter.
+    """
 
-    def active_user(self, client: PlatformClient, item: int) -> int:
+    def active_user(self, view: AttackerView, item: int) -> int:
         """The registered user to attack in the next step (may query the platform: counted)."""
-
-    def history(self, user: int) -> np.ndarray:
-        """The history the attacker registered `user` with (the attacker's own knowledge)."""
-
-
-@runtime_checkable
-class FeatureSink(Protocol):
-    """The platform's feature memo: features the attacker already computed, shared by content."""
-
-    def put(self, images: np.ndarray, features: np.ndarray) -> None:
-        """Remember `features` ``(B, d)`` of uint8 `images` ``(B, H, W, 3)``."""
 
 
 @runtime_checkable
@@ -80,36 +71,46 @@ class WhiteBoxGradients(Protocol):
 
 @dataclass
 class AttackContext:
-    """Per-call data of one attack: the platform handle, the pushed item and its upload.
+    """Per-call data of one attack: the attacker's view, the pushed item, its upload, the targeting.
 
-    Black-box attacks read only `client`, `item`, `image`, `targeting`, `image_model` (the
-    public IC), `memo` and `seed`; `white_box` is for the white-box attack only.
+    A black-box attack reads `view` (client, its own image model copy, its own users, seed),
+    `item`, `image` and `targeting`; `white_box` is for the white-box attack only and
+    `popular_image` (public data) for the baselines.
     """
 
-    client: PlatformClient
-    """The attacker's platform handle; its access level decides what the attack can read."""
+    view: AttackerView
+    """Everything the attacker holds (see :mod:`pixelpush.attacks.view`)."""
     item: int
     """The pushed item."""
     image: np.ndarray
     """The item's current upload on the platform, ``(H, W, 3)`` uint8 (the attack's start)."""
     targeting: Targeting
-    """Built by a threat model: names the user to attack before each step."""
-    image_model: ImageModel | None = None
-    """The public image model (black-box attacks)."""
-    memo: FeatureSink | None = None
-    """Optional: the platform's feature memo, so it does not recompute the attacker's features."""
+    """Built by a threat model: names the attacker's user to attack before each step."""
     white_box: WhiteBoxGradients | None = None
     """White-box handle (the white-box attack only)."""
     popular_image: np.ndarray | None = None
     """The most popular same-category item's upload (the baselines only)."""
-    seed: int = 0
-    """Seed of the attack's own randomness (perturbations)."""
 
     def __post_init__(self) -> None:
         img = np.asarray(self.image)
         if img.ndim != 3 or img.shape[-1] != 3 or img.dtype != np.uint8:
             raise ConfigError(f"the upload must be (H, W, 3) uint8, got {img.dtype} {img.shape}")
         self.image = img
+
+    @property
+    def client(self) -> PlatformClient:
+        """The attacker's platform handle (``view.client``)."""
+        return self.view.client
+
+    @property
+    def image_model(self) -> ImageModel:
+        """The attacker's own copy of the public image model (``view.image_model``)."""
+        return self.view.image_model
+
+    @property
+    def seed(self) -> int:
+        """Seed of the attack's own randomness (``view.seed``)."""
+        return self.view.seed
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,8 @@ class Attack(ABC):
     and implement :meth:`begin` (per-run state) and :meth:`step`.
     """
 
-    name: ClassVar[str] = "attack"
+    id: ClassVar[str] = "attack"
+    """The registry id (``wb``, ``bb-rank``, ...): the attack's name in configs and results."""
     accesses: ClassVar[tuple[Access, ...]] = ("score", "rank", "partial")
 
     def __init__(self, *, steps: int = 20) -> None:
@@ -203,17 +205,22 @@ class Attack(ABC):
         self.steps = int(steps)
 
     # -- configuration --------------------------------------------------------------------
-    def config(self) -> dict[str, Any]:
-        """The hyperparameters, by the ``__init__`` keywords of the class and its bases."""
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        """The hyperparameters' names: the keyword-only ``__init__`` arguments of the class and its bases."""
         names: list[str] = []
-        for cls in type(self).__mro__:
-            init = cls.__dict__.get("__init__")
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
             if init is None:
                 continue
             for p in inspect.signature(init).parameters.values():
                 if p.kind is p.KEYWORD_ONLY and p.name not in names:
                     names.append(p.name)
-        return {n: getattr(self, n) for n in names if hasattr(self, n)}
+        return tuple(names)
+
+    def config(self) -> dict[str, Any]:
+        """The hyperparameters and their values (``repr`` shows them; unit keys hash them)."""
+        return {n: getattr(self, n) for n in self.parameters() if hasattr(self, n)}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
@@ -301,7 +308,7 @@ class GradientSignAttack(Attack):
         ctx = state.ctx
         client = ctx.client
         uploads0, queries0 = client.uploads, client.queries
-        user = ctx.targeting.active_user(client, ctx.item)
+        user = ctx.targeting.active_user(ctx.view, ctx.item)
         est = self.gradient(state, user)
         previous = state.image
         uploaded = not est.uninformative and est.pixel is not None

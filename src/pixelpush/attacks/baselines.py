@@ -89,7 +89,7 @@ class PopularSwap(_PopularBaseline):
         steps: 1 (later steps re-upload the same image).
     """
 
-    name = "swap"
+    id = "baseline-swap"
 
     def __init__(self, *, steps: int = 1) -> None:
         super().__init__(steps=steps)
@@ -106,7 +106,7 @@ class PopularBlend(_PopularBaseline):
         steps: how many times to add ``ε·p_pop`` (the paper: 1).
     """
 
-    name = "blend"
+    id = "baseline-blend"
 
     def __init__(self, *, epsilon: float = 0.05, steps: int = 1) -> None:
         super().__init__(steps=steps)

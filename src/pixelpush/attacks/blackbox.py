@@ -3,7 +3,7 @@
 One step at upload ``p`` with features ``f`` (the public image model, ``ctx.image_model``):
 
 1. draw d' perturbations ``p_k = clip(p + U{−δ..δ})`` (integers, per pixel and channel);
-2. their features ``F`` in one forward batch (inference mode), shared with the platform's memo;
+2. their public features ``F`` in one forward batch (``view.features``, inference mode);
 3. query the platform for their scores (``probe_scores``) or ranks (``probe_ranks``,
    ``s_k = 1 − r_k/N``), and the current image's score or rank (1 query);
 4. ``x = estimator(F − f, s_k − s)``, an estimate of ∂s/∂f;
@@ -12,9 +12,10 @@ One step at upload ``p`` with features ``f`` (the public image model, ``ctx.imag
 
 Cost per step: d' uploads and d' + 1 queries for the probes and the current score, and 1 upload
 for the step. Compute per step: the image model's forward of d' images (no graph), the forward
-of the new upload with a graph (kept for the next step's vector-Jacobian product, and its
-features shared with the memo so the platform does not recompute them at upload), and one
-backward. Nothing else touches the image model.
+of the new upload with a graph on the attacker's own model copy (kept for the next step's
+vector-Jacobian product), and one backward. The attacker reads ``f`` and ``F`` through
+``view.features``; in one process that is the platform's compute-only memo, so the platform
+does not push the same probes through the model a second time when it scores them.
 """
 
 from __future__ import annotations
@@ -70,13 +71,15 @@ class _BlackBoxState:
     """The current upload as a leaf tensor ``(1, H, W, 3)`` requiring grad."""
     features: torch.Tensor | None = None
     """Its features ``(1, d)`` with the graph kept for the vector-Jacobian product."""
+    current: np.ndarray | None = None
+    """The current upload's public features ``(d,)`` float64 (``view.features``)."""
     extra: Any = None
 
 
 class BlackBoxAttack(GradientSignAttack):
     """BB-Score (``oracle="score"``) and BB-Rank (``oracle="rank"``).
 
-    Reads only the platform client, the public image model and the memo; never a model.
+    Reads only the attacker's view (client, its own image model copy, its users); never a model.
 
     Args:
         oracle: ``"score"`` reads scores (access ``score``), ``"rank"`` reads ranks.
@@ -87,8 +90,6 @@ class BlackBoxAttack(GradientSignAttack):
         epsilon: the step in intensity levels.
         steps: the number of steps.
     """
-
-    name = "bb"
 
     def __init__(
         self,
@@ -128,7 +129,6 @@ class BlackBoxAttack(GradientSignAttack):
 
     def begin(self, ctx: AttackContext) -> _BlackBoxState:
         model = ctx.image_model
-        assert model is not None
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         state = _BlackBoxState(
@@ -136,25 +136,22 @@ class BlackBoxAttack(GradientSignAttack):
             image=ctx.image.copy(),
             model=model,
             device=device,
-            rng=numpy_rng(ctx.seed, "attack", self.name, ctx.item),
+            rng=numpy_rng(ctx.seed, "attack", self.rng_key, ctx.item),
         )
         self._track(state, state.image)
         return state
 
     # -- the image model ----------------------------------------------------------------------
     def _track(self, state: _BlackBoxState, image: np.ndarray) -> None:
-        """Forward `image` with a graph (for the next VJP) and share its features with the memo."""
+        """Forward `image` with a graph on the attacker's model copy (for the next VJP)."""
         pixels = torch.from_numpy(image[None].astype(np.float32)).to(state.device).requires_grad_(True)
-        features = state.model(pixels)
-        state.pixels, state.features = pixels, features
-        if state.ctx.memo is not None:
-            state.ctx.memo.put(image[None], features.detach().cpu().numpy())
+        state.pixels, state.features = pixels, state.model(pixels)
+        state.current = None
 
     def _current_features(self, state: _BlackBoxState) -> np.ndarray:
-        if state.features is None:  # after a VJP on an unchanged image (not the usual path)
-            self._track(state, state.image)
-        assert state.features is not None
-        return state.features.detach().cpu().numpy()[0].astype(np.float64)
+        if state.current is None:
+            state.current = state.ctx.view.features(state.image[None])[0].astype(np.float64)
+        return state.current
 
     def _vjp(self, state: _BlackBoxState, x: np.ndarray) -> np.ndarray:
         """``∂(x·f(p))/∂p`` by one backward through the graph kept from the last forward."""
@@ -173,24 +170,31 @@ class BlackBoxAttack(GradientSignAttack):
         noise += image.astype(np.int16)
         np.clip(noise, 0, 255, out=noise)  # in place: an allocating clip costs 3x the draw
         batch = noise.astype(np.uint8)
-        with torch.inference_mode():
-            feats = state.model(torch.from_numpy(batch).to(state.device)).cpu().numpy()
-        if state.ctx.memo is not None:
-            state.ctx.memo.put(batch, feats)
+        feats = state.ctx.view.features(batch)
         delta_f = feats.astype(np.float64) - self._current_features(state)[None]
         return batch, delta_f
 
     # -- the oracle ---------------------------------------------------------------------------
-    def probe(self, client: PlatformClient, user: int, item: int, batch: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        """Δs of the candidate uploads against the current upload for `user` (d' + 1 queries)."""
+    def probe(
+        self, client: PlatformClient, users: int | list[int], item: int, batch: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Δs of the candidate uploads against the current upload: ``(d',)`` for one user,
+        ``(U, d')`` for several (one upload per candidate either way; d' + 1 queries per user)."""
+        many = not isinstance(users, int | np.integer)
+        ids = np.asarray(users if many else [users], dtype=np.int64)
         if self.oracle == "score":
-            s_k = np.asarray(client.probe_scores(user, item, batch), dtype=np.float64)
-            s_0 = float(np.asarray(client.scores(user, [item]), dtype=np.float64)[0])
-            return s_k - s_0, {"score": s_0}
-        r_k = self._visible_ranks(client, np.asarray(client.probe_ranks(user, item, batch)))
-        r_0 = self._visible_ranks(client, np.asarray(client.rank(user, item)).reshape(-1))[0]
-        s = ranks_to_scores(np.append(r_k, r_0), client.n_items, self.rank_to_score)
-        return s[:-1] - s[-1], {"rank": int(r_0), "rank_changes": int(np.count_nonzero(r_k != r_0))}
+            s_k = np.asarray(client.probe_scores(ids, item, batch), dtype=np.float64).reshape(len(ids), -1)
+            s_0 = np.array([float(np.asarray(client.scores(int(u), [item]))[0]) for u in ids])
+            delta, info = s_k - s_0[:, None], {"score": float(s_0[0])}
+        else:
+            r_k = self._visible_ranks(client, np.asarray(client.probe_ranks(ids, item, batch)).reshape(len(ids), -1))
+            r_0 = self._visible_ranks(client, np.asarray(client.rank(ids, item)).reshape(-1))
+            s = ranks_to_scores(np.concatenate([r_k, r_0[:, None]], axis=1), client.n_items, self.rank_to_score)
+            delta = s[:, :-1] - s[:, -1:]
+            info = {"rank": int(r_0[0]), "rank_changes": int(np.count_nonzero(r_k[0] != r_0[0]))}
+            if many:
+                info["ranks"] = r_0.astype(int).tolist()
+        return (delta if many else delta[0]), info
 
     @staticmethod
     def _visible_ranks(client: PlatformClient, ranks: np.ndarray) -> np.ndarray:
@@ -215,3 +219,34 @@ class BlackBoxAttack(GradientSignAttack):
 
     def before_upload(self, state: _BlackBoxState, image: np.ndarray) -> None:
         self._track(state, image)
+
+    @property
+    def rng_key(self) -> str:
+        """The key of the perturbations' random stream (kept from the first release: same numbers)."""
+        return "bb"
+
+
+class BBScore(BlackBoxAttack):
+    """BB-Score: the black-box attack on scores (``score`` access)."""
+
+    id = "bb-score"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(oracle="score", **kwargs)
+
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        return tuple(p for p in super().parameters() if p != "oracle")
+
+
+class BBRank(BlackBoxAttack):
+    """BB-Rank: the black-box attack on full rankings (``rank`` access)."""
+
+    id = "bb-rank"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(oracle="rank", **kwargs)
+
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        return tuple(p for p in super().parameters() if p != "oracle")

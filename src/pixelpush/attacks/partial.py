@@ -11,22 +11,24 @@ the targeted user u:
   (a rank-based attack on u(i') needs that); u(i') = [i']; u' = history(u) + [i'].
 
   - *lift*: i not yet visible for u' → a BB-Rank step on u(i');
-  - *surrogate*: i visible for u' → probe u' and u(i') with the *same* perturbations and
-    combine ``Δs_u = ((n+1)·Δs_u' − Δs_u(i'))/n``, n = |history(u)|. Because the estimator is
-    linear in Δs, this equals combining the two ∂s/∂f estimates as the paper writes.
+  - *surrogate*: i visible for u' → probe u' and u(i') with the *same* perturbations, in one
+    multi-user probe (one upload per candidate answers for both users: d' + 1 uploads per step,
+    as in the paper), and combine ``Δs_u = ((n+1)·Δs_u' − Δs_u(i'))/n``, n = |history(u)|.
+    Because the estimator is linear in Δs, this equals combining the two ∂s/∂f estimates as
+    the paper writes.
 
   Extension (not in the paper): when a lift step carries no information (i already first for
   u(i'), or no perturbation moves it) yet i is still hidden for u', that surrogate can never
   progress, so the next candidate i' is tried; at most `candidates` candidates per user.
 
-The attack never reads a rank beyond the cut (the client would not reveal it anyway).
+The attack never reads a rank beyond the cut (the client would not reveal it anyway). All mock
+users are registered through the attacker's view (``view.register_user``).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -78,7 +80,6 @@ class PartialRankingAttack(BlackBoxAttack):
         steps: the number of steps.
     """
 
-    name = "bb-partial"
 
     def __init__(
         self,
@@ -108,10 +109,15 @@ class PartialRankingAttack(BlackBoxAttack):
     def accesses(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("partial", "rank", "score")
 
-    def config(self) -> dict[str, Any]:
-        cfg = super().config()
-        cfg.pop("oracle", None)
-        return cfg
+    id = "bb-partial"
+
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        return tuple(p for p in super().parameters() if p != "oracle")
+
+    @property
+    def rng_key(self) -> str:
+        return "bb-partial"
 
     def begin(self, ctx: AttackContext) -> _BlackBoxState:
         state = super().begin(ctx)
@@ -125,21 +131,22 @@ class PartialRankingAttack(BlackBoxAttack):
     def _surrogate(self, state: _BlackBoxState, user: int) -> _Surrogate | None:
         """The current surrogate for `user`, registering the next candidate's users if needed."""
         extra: _PartialState = state.extra
-        client, item = state.ctx.client, state.ctx.item
+        view, item = state.ctx.view, state.ctx.item
+        client = view.client
         search = extra.searches.get(user)
         if search is None:
-            history = np.asarray(state.ctx.targeting.history(user), dtype=np.int64)
+            history = view.history(user)
             if extra.u_i is None:
-                extra.u_i = client.register_user([item])
+                extra.u_i = view.register_user([item])
             held = set(history.tolist()) | {item}
             listed = [int(j) for j in np.asarray(client.ranking(extra.u_i)) if int(j) not in held]
             search = extra.searches[user] = _Search(history=history, listed=listed)
         while search.current is None and search.tried < min(self.candidates, len(search.listed)):
             j = search.listed[search.tried]
             search.tried += 1
-            u_j = client.register_user([j])
+            u_j = view.register_user([j])
             if self._visible(state, u_j) > 0:  # i' is useful only if i shows in u(i')'s list
-                u_prime = client.register_user(np.append(search.history, j))
+                u_prime = view.register_user(np.append(search.history, j))
                 search.current = _Surrogate(i_prime=j, u_i_prime=u_j, u_prime=u_prime, n=max(1, len(search.history)))
         if search.current is None:
             _log.debug("no usable surrogate item for user %d after %d candidates", user, search.tried)
@@ -163,8 +170,8 @@ class PartialRankingAttack(BlackBoxAttack):
                 state.extra.searches[user].current = None
             return est
         batch, delta_f = self.perturb(state)
-        ds_prime, info = self.probe(client, sur.u_prime, item, batch)
-        ds_i_prime, info_i = self.probe(client, sur.u_i_prime, item, batch)
+        both, info = self.probe(client, [sur.u_prime, sur.u_i_prime], item, batch)
+        ds_prime, ds_i_prime = both
         delta_s = ((sur.n + 1) * ds_prime - ds_i_prime) / sur.n
-        info = {**info, **info_s, "phase": "surrogate", "rank_i_prime": info_i["rank"]}
+        info = {**info, **info_s, "phase": "surrogate", "rank_i_prime": info["ranks"][1]}
         return self.estimate(state, delta_f, delta_s, info, attacked=sur.u_prime)

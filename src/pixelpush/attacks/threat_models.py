@@ -1,9 +1,9 @@
 """Threat models (paper §3.1, §4.2): whom the attack targets, and whom the campaign evaluates on.
 
 A threat model is configuration; :meth:`ThreatModel.prepare` registers its mock users through
-the platform (counted) for one pushed item and returns a :class:`Targeting`, which names the
-registered user to attack before each step and holds the *real* evaluation users (hidden from
-the attack: only the campaign runner reads them).
+the attacker's view for one pushed item and returns a :class:`Preparation`: the *targeting*,
+which names the registered user to attack before each step and is all the attack receives, and
+the *real* evaluation users, which only the experimenter (the campaign runner) reads.
 
 - :class:`SpecificUser`: a clone of the target's history; attack the clone, evaluate on the user.
 - :class:`Segment`: one mock user holding a random item of the pushed item's category (the
@@ -19,12 +19,12 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from pixelpush.errors import ConfigError, UnknownIdError
-from pixelpush.platform.api import PlatformClient
+from pixelpush.attacks.view import AttackerView
+from pixelpush.errors import ConfigError
 from pixelpush.random import numpy_rng
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "GeneralPopulation",
     "PercentileTarget",
     "PopulationData",
+    "Preparation",
     "Segment",
     "SpecificUser",
     "ThreatModel",
@@ -53,57 +54,50 @@ class PopulationData(Protocol):
     def histories(self) -> Sequence[np.ndarray]: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class FixedTarget:
     """Always the same registered user (specific user, segment)."""
 
     user: int
-    user_history: np.ndarray
-    evaluation_users: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def mock_users(self) -> np.ndarray:
-        return np.array([self.user], dtype=np.int64)
-
-    def active_user(self, client: PlatformClient, item: int) -> int:  # noqa: ARG002
+    def active_user(self, view: AttackerView, item: int) -> int:  # noqa: ARG002
         return self.user
 
-    def history(self, user: int) -> np.ndarray:
-        if user != self.user:
-            raise UnknownIdError(f"user {user} was not registered by this targeting")
-        return self.user_history
 
-
-@dataclass
+@dataclass(frozen=True)
 class PercentileTarget:
     """Mock users ranked best-placed first before each step; the one at `percentile` is active."""
 
-    mock_users: np.ndarray
-    histories: dict[int, np.ndarray]
+    mock_users: tuple[int, ...]
     percentile: float
-    evaluation_users: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
 
-    def order(self, client: PlatformClient, item: int) -> np.ndarray:
+    def order(self, view: AttackerView, item: int) -> np.ndarray:
         """The mock users, best-placed first (len(mock_users) queries); ties keep registration order."""
+        client = view.client
+        users = np.asarray(self.mock_users, dtype=np.int64)
         if client.access == "score":
-            key = -np.array([float(np.asarray(client.scores(int(u), [item]))[0]) for u in self.mock_users])
+            key = -np.array([float(np.asarray(client.scores(int(u), [item]))[0]) for u in users])
         else:
-            ranks = np.asarray(client.rank(self.mock_users, item), dtype=np.float64).reshape(-1)
+            ranks = np.asarray(client.rank(users, item), dtype=np.float64).reshape(-1)
             key = np.where(ranks <= 0, np.inf, ranks)  # partial: not visible = worst
-        return self.mock_users[np.argsort(key, kind="stable")]
+        return users[np.argsort(key, kind="stable")]
 
-    def active_user(self, client: PlatformClient, item: int) -> int:
-        ordered = self.order(client, item)
+    def active_user(self, view: AttackerView, item: int) -> int:
+        ordered = self.order(view, item)
         index = min(len(ordered) - 1, int(np.floor(self.percentile * len(ordered))))
         return int(ordered[index])
 
-    def history(self, user: int) -> np.ndarray:
-        try:
-            return self.histories[int(user)]
-        except KeyError:
-            raise UnknownIdError(f"user {user} was not registered by this targeting") from None
+
+@dataclass(frozen=True)
+class Preparation:
+    """What :meth:`ThreatModel.prepare` returns: the attacker's targeting and the experimenter's users."""
+
+    targeting: FixedTarget | PercentileTarget
+    """Given to the attack."""
+    evaluation_users: np.ndarray
+    """The real users HR is measured on: the experimenter's, never shown to the attack."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """What the record keeps about the preparation (the real target, the segment item, ...)."""
 
 
 def _flatten(histories: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -123,35 +117,39 @@ def _holders(histories: Sequence[np.ndarray], item: int) -> np.ndarray:
 class ThreatModel(ABC):
     """Configuration of a target population; :meth:`prepare` registers its mock users."""
 
-    name: str = "threat"
+    id: ClassVar[str] = "threat"
 
     @abstractmethod
     def prepare(
-        self, client: PlatformClient, item: int, data: PopulationData, *, seed: int, user: int | None = None
-    ) -> FixedTarget | PercentileTarget:
-        """Register mock users for pushing `item` and return the targeting (`user`: specific only)."""
+        self, view: AttackerView, item: int, data: PopulationData, *, seed: int, user: int | None = None
+    ) -> Preparation:
+        """Register mock users for pushing `item` through `view`; `user` is the specific user's target."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
 
+    def config(self) -> dict[str, Any]:
+        """The threat model's settings (part of every unit's key)."""
+        return dict(vars(self))
+
 
 class SpecificUser(ThreatModel):
     """Clone the target user's history (the attacker knows it), attack the clone, evaluate on the user."""
 
-    name = "specific"
+    id = "specific-user"
 
     def prepare(
-        self, client: PlatformClient, item: int, data: PopulationData, *, seed: int, user: int | None = None
-    ) -> FixedTarget:
+        self, view: AttackerView, item: int, data: PopulationData, *, seed: int, user: int | None = None
+    ) -> Preparation:
         del seed
         if user is None:
             raise ConfigError("the specific-user threat model needs the target user")
         history = np.asarray(data.histories[user], dtype=np.int64)
         if item in set(history.tolist()):
             raise ConfigError(f"user {user} already consumed item {item}: not a valid pair")
-        clone = client.register_user(history)
-        return FixedTarget(user=clone, user_history=history, evaluation_users=np.array([user], dtype=np.int64), info={"target": int(user)})
+        clone = view.register_user(history)
+        return Preparation(FixedTarget(clone), np.array([user], dtype=np.int64), {"target": int(user)})
 
 
 class Segment(ThreatModel):
@@ -164,14 +162,14 @@ class Segment(ThreatModel):
             valid evaluation user (an experiment-design choice: an empty segment has no HR).
     """
 
-    name = "segment"
+    id = "segment"
 
     def __init__(self, *, require_consumers: bool = True) -> None:
         self.require_consumers = bool(require_consumers)
 
     def prepare(
-        self, client: PlatformClient, item: int, data: PopulationData, *, seed: int, user: int | None = None
-    ) -> FixedTarget:
+        self, view: AttackerView, item: int, data: PopulationData, *, seed: int, user: int | None = None
+    ) -> Preparation:
         del user
         categories = np.asarray(data.categories)
         candidates = np.flatnonzero(categories == categories[item])
@@ -184,14 +182,9 @@ class Segment(ThreatModel):
         if candidates.size == 0:
             raise ConfigError(f"no segment item for item {item} in category {categories[item]}")
         segment_item = int(numpy_rng(seed, "segment", item).choice(candidates))
-        mock = client.register_user([segment_item])
+        mock = view.register_user([segment_item])
         evaluation = np.unique(users[items == segment_item])
-        return FixedTarget(
-            user=mock,
-            user_history=np.array([segment_item], dtype=np.int64),
-            evaluation_users=evaluation,
-            info={"segment_item": segment_item},
-        )
+        return Preparation(FixedTarget(mock), evaluation, {"segment_item": segment_item})
 
 
 class GeneralPopulation(ThreatModel):
@@ -204,7 +197,7 @@ class GeneralPopulation(ThreatModel):
         n_eval: number of random real users to evaluate on (all when fewer valid ones exist).
     """
 
-    name = "general"
+    id = "general"
 
     def __init__(self, *, n_mock: int = 200, percentile: float = 0.25, n_eval: int = 1000) -> None:
         if n_mock < 1 or int(n_mock) != n_mock:
@@ -218,24 +211,18 @@ class GeneralPopulation(ThreatModel):
         self.n_eval = int(n_eval)
 
     def prepare(
-        self, client: PlatformClient, item: int, data: PopulationData, *, seed: int, user: int | None = None
-    ) -> PercentileTarget:
+        self, view: AttackerView, item: int, data: PopulationData, *, seed: int, user: int | None = None
+    ) -> Preparation:
         del user
         n_items = len(data.categories)
         pool = np.delete(np.arange(n_items), item)
         rng = numpy_rng(seed, "general", item)
         items = rng.choice(pool, size=min(self.n_mock, pool.size), replace=False)
-        mocks, histories = [], {}
-        for j in items:
-            u = client.register_user([int(j)])
-            mocks.append(u)
-            histories[int(u)] = np.array([int(j)], dtype=np.int64)
+        mocks = tuple(view.register_user([int(j)]) for j in items)
         valid = np.setdiff1d(np.arange(data.n_users), _holders(data.histories, item))
         evaluation = np.sort(rng.choice(valid, size=min(self.n_eval, valid.size), replace=False)) if valid.size else valid
-        return PercentileTarget(
-            mock_users=np.array(mocks, dtype=np.int64),
-            histories=histories,
-            percentile=self.percentile,
-            evaluation_users=evaluation.astype(np.int64),
-            info={"mock_items": items.astype(int).tolist()},
+        return Preparation(
+            PercentileTarget(mock_users=mocks, percentile=self.percentile),
+            evaluation.astype(np.int64),
+            {"mock_items": items.astype(int).tolist()},
         )

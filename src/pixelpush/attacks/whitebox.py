@@ -32,7 +32,7 @@ class WhiteBoxAttack(GradientSignAttack):
         steps: the number of steps.
     """
 
-    name = "wb"
+    id = "wb"
 
     def validate(self, ctx: AttackContext) -> None:
         if ctx.white_box is None:

@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from pixelpush.errors import ConfigError
+from pixelpush.outputs import check_output_dir, check_output_file
 from pixelpush.vision.feature_store import write_npy_atomic
 from pixelpush.vision.features import DTYPES, extract_features
 
@@ -50,6 +51,9 @@ def features(
 
     if dtype not in DTYPES:
         raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if out is not None:  # refused before any image is read, not after the extraction
+        check_output_file(out, "--out")
+    check_output_dir(cache_dir, "--cache-dir")
     t0 = time.perf_counter()
     data = load_dataset(dataset, root=root)
     if input_size is None and dataset in EMBEDDED and data.n_items:

@@ -26,18 +26,18 @@ def _find_demo_config() -> Path:
     raise ConfigError(f"configs/{DEMO_CONFIG} not found: run from the pixelpush checkout or pass --config")
 
 
-def _execute(config_path: Path, out: Path, workers: int, report: bool) -> dict:
+def _execute(config_path: Path, out: Path, workers: int, report: bool, *, force: bool = False) -> dict:
     from rich.console import Console
 
-    from pixelpush.evaluation.campaign import run_campaign, save_config
+    from pixelpush.evaluation.campaign import run_campaign
     from pixelpush.evaluation.config import load_config
+    from pixelpush.files import write_json_atomic
     from pixelpush.report import render_report, table_text
 
     console = Console(soft_wrap=True)
     config = load_config(config_path)
     started = time.perf_counter()
-    save_config(config, config_path, out)
-    results = run_campaign(config, out, workers=workers)
+    results = run_campaign(config, out, workers=workers, force=force, config_source=config_path)
     timings_path = out / "timings.json"
     if report:
         t0 = time.perf_counter()
@@ -45,7 +45,7 @@ def _execute(config_path: Path, out: Path, workers: int, report: bool) -> dict:
         timings = json.loads(timings_path.read_text())
         timings["report"] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
-        timings_path.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
+        write_json_atomic(timings_path, timings)
     console.print(table_text(results), highlight=False, soft_wrap=True)
     recs = results["recommenders"]
     gains = ", ".join(
@@ -64,15 +64,19 @@ def run(
     out: Path = typer.Option(..., "--out", help="Run folder (created; an existing one is resumed)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Parallel worker processes for the pairs."),
     report: bool = typer.Option(True, "--report/--no-report", help="Render report.html at the end."),
+    force: bool = typer.Option(
+        False, "--force", help="If finished units in --out were made with other settings, move them to OUT/stale and rerun them."
+    ),
 ) -> None:
     """Train, attack and evaluate as CONFIG says; resumable: run again on the same --out to continue."""
-    _execute(config, out, workers, report)
+    _execute(config, out, workers, report, force=force)
 
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
     workers: int = typer.Option(1, "--workers", min=1, help="Parallel worker processes for the pairs."),
     config: Optional[Path] = typer.Option(None, "--config", help="Override the demo config."),  # noqa: UP045
+    force: bool = typer.Option(False, "--force", help="Rerun units of --out that were made with other settings."),
 ) -> None:
     """The main job on the embedded catalog: Table 2 in small, the baselines, and the report."""
-    _execute(config or _find_demo_config(), out, workers, report=True)
+    _execute(config or _find_demo_config(), out, workers, report=True, force=force)

@@ -11,11 +11,9 @@ from typing import Optional  # noqa: UP035 - typer reads Optional[...] annotatio
 import typer
 
 from pixelpush.errors import ConfigError
+from pixelpush.outputs import check_output_dir, check_output_file
 
 log = logging.getLogger(__name__)
-
-MODEL_KINDS = ("bpr", "vbpr", "deepstyle")
-
 
 def train(
     dataset: str = typer.Option("fashion", "--dataset", help="Dataset name (fashion, fashion-dense, movielens-posters, amazon-*)."),
@@ -46,8 +44,14 @@ def train(
     from pixelpush.vision.features import extract_features
     from pixelpush.vision.models import load_image_model
 
-    if model not in MODEL_KINDS:
-        raise ConfigError(f"--model must be one of {', '.join(MODEL_KINDS)}, got {model!r}")
+    from pixelpush.recommenders.registry import RECOMMENDERS
+
+    if model not in RECOMMENDERS.ids():
+        raise ConfigError(f"--model must be one of {', '.join(RECOMMENDERS.ids())}, got {model!r}")
+    check_output_dir(out, "--out")  # refused before training, not after it
+    for name in ("model.pt", "metrics.json"):
+        check_output_file(out / name, "--out")
+    check_output_dir(cache_dir, "--cache-dir")
     data = load_dataset(dataset, root=root)
     input_size = int(data.images.get(0).shape[0]) if dataset in EMBEDDED and data.n_items else None
     ic = load_image_model(image_model, input_size=input_size)

@@ -25,11 +25,12 @@ a positive are dropped. An item's category is its second-level category (2014:
 ``categories[0][1]``; 2018: ``category[1]``, HTML entities unescaped); fallback: the first level
 when there is no second, ``unknown`` when there is none at all. Items are labelled by ASIN.
 
-Malformed lines (bad JSON/literal, missing or mistyped fields) are *skipped and counted*, with a
-warning naming file and line for the first few and a summary after: the public dumps contain a
-few broken records and one should not cost a multi-gigabyte load. A file with no valid line at
-all raises :class:`~pixelpush.errors.DataError`. Metadata lines of items no review mentions are
-recognised by their ``asin`` field and not parsed (so not checked either): the dumps hold millions.
+Malformed lines (bad JSON/literal, missing or mistyped fields, a NaN or infinite rating) are
+*skipped and counted*, with a warning naming file and line for the first few and a summary after:
+the public dumps contain a few broken records and one should not cost a multi-gigabyte load. A
+file with no valid line at all raises :class:`~pixelpush.errors.DataError`. Metadata lines of
+items no review mentions are recognised by their ``asin`` field and not parsed (so not checked
+either): the dumps hold millions.
 """
 
 from __future__ import annotations
@@ -39,19 +40,20 @@ import gzip
 import html
 import json
 import logging
-from array import array
+import math
 import re
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.filtering import FileImages, KeyIndex, dense_ids, describe_counts, select_interactions
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +148,7 @@ class _Lines:
         lineno = 0
         try:
             with opener(self.path, "rt", encoding="utf-8", errors="replace") as f:
-                for lineno, line in enumerate(tqdm(f, desc=self.path.name, unit=" lines", disable=None, leave=False), 1):
+                for lineno, line in enumerate(progress_bar(f, desc=self.path.name, unit=" lines", leave=False), 1):
                     if not line.strip():
                         continue
                     self.lines += 1
@@ -201,6 +203,9 @@ def read_reviews(path: Path, *, min_rating: float = 4.0) -> Reviews:
                 rating = None
         if not isinstance(rating, (int, float)) or isinstance(rating, bool):
             lines.skip(lineno, "missing or non-numeric 'overall'")
+            continue
+        if not math.isfinite(rating):  # JSON's NaN/Infinity tokens and "NaN"/"inf" strings parse
+            lines.skip(lineno, f"non-finite 'overall' ({rating})")
             continue
         if rating >= min_rating:
             users.append(user_index(user))

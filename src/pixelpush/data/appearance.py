@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from pixelpush.data.catalog import ImageStore
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.progress import progress_bar
 from pixelpush.threads import torch_threads
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def layer_activations(
     out: list[np.ndarray] = []
     starts = range(0, len(items), batch_size)
     with torch_threads(threads), torch.inference_mode():
-        for lo in tqdm(starts, desc=f"{layer} activations", disable=not progress, leave=False):
+        for lo in progress_bar(starts, enabled=progress, desc=f"{layer} activations", leave=False):
             batch = torch.from_numpy(np.stack(images.many(items[lo : lo + batch_size])))
             out.append(stack(model.preprocess(batch)).mean(dim=(2, 3)).double().numpy())
     acts = np.concatenate(out) if out else np.zeros((0, 0))

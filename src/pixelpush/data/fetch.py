@@ -36,11 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tqdm import tqdm
-
 from pixelpush import __version__
 from pixelpush.errors import ConfigError, ImageDecodeError, PixelpushError
 from pixelpush.files import write_atomic
+from pixelpush.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +227,8 @@ def fetch_images(
         n_bytes = 0
         with (
             _open_state(dest / STATE_FILE) as log,
-            tqdm(total=len(urls), initial=len(cached) + len(failed_before), unit="img", desc="fetch",
-                 disable=not progress) as bar,
+            progress_bar(total=len(urls), initial=len(cached) + len(failed_before), unit="img", desc="fetch",
+                         enabled=progress) as bar,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool,
         ):
             keys = iter(todo)

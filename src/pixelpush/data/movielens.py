@@ -18,6 +18,7 @@ are read from the user's own copy and never written anywhere.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,17 @@ from pixelpush.errors import ConfigError, DataError
 logger = logging.getLogger(__name__)
 
 NAME = "movielens-posters"
+
+_INT64_MAX = 2**63 - 1
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _integer(text: str) -> int | None:
+    """`text` as an int64 (ASCII digits, optional minus), None if it is not one or overflows."""
+    if not _INTEGER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if -_INT64_MAX - 1 <= value <= _INT64_MAX else None
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ def read_genres(path: Path) -> tuple[str, ...]:
         if not line.strip():
             continue
         name, sep, index = line.rpartition("|")
-        if not sep or not name or not index.strip().isdigit():
+        if not sep or not name or not re.fullmatch(r"[0-9]{1,9}", index.strip()):
             raise DataError(f"{path}:{lineno}: expected 'name|index', got {line!r}")
         named[int(index)] = name
     if sorted(named) != list(range(len(named))) or not named:
@@ -74,9 +86,13 @@ def read_movies(path: Path, genre_names: tuple[str, ...]) -> Movies:
             continue
         fields = line.split("|")
         flags = fields[-n_genres:]
-        if len(fields) < n_genres + 2 or not fields[0].strip().isdigit() or any(f not in ("0", "1") for f in flags):
-            raise DataError(f"{path}:{lineno}: expected 'id|title|...|' and {n_genres} genre flags, got {line!r}")
-        ids.append(int(fields[0]))
+        movie = _integer(fields[0].strip())
+        if len(fields) < n_genres + 2 or movie is None or movie < 0 or any(f not in ("0", "1") for f in flags):
+            raise DataError(
+                f"{path}:{lineno}: expected 'id|title|...|' (id a 64-bit integer >= 0) and {n_genres} genre flags, "
+                f"got {line!r}"
+            )
+        ids.append(movie)
         titles.append(fields[1])
         cats.append(flags.index("1") if "1" in flags else genre_names.index("unknown") if "unknown" in genre_names else 0)
     id_array = np.asarray(ids, np.int64)
@@ -93,15 +109,16 @@ def read_ratings(path: Path) -> np.ndarray:
             if not line.strip():
                 continue
             fields = line.split()
-            try:
-                if len(fields) != 4:
-                    raise ValueError
-                user, item, rating, _ = (int(x) for x in fields)
-            except ValueError:
+            values = [_integer(x) for x in fields]
+            if len(fields) != 4 or None in values:
                 raise DataError(
-                    f"{path}:{lineno}: expected 4 tab-separated integers (user item rating timestamp), got {line.rstrip()!r}"
-                ) from None
-            rows.append((user, item, rating))
+                    f"{path}:{lineno}: expected 4 tab-separated integers (user item rating timestamp, "
+                    f"each within 64 bits), got {line.rstrip()!r}"
+                )
+            user, item, rating, _ = values
+            if user < 0 or item < 0:  # type: ignore[operator]
+                raise DataError(f"{path}:{lineno}: user and item ids must be >= 0, got {line.rstrip()!r}")
+            rows.append((user, item, rating))  # type: ignore[arg-type]
     return np.asarray(rows, np.int64).reshape(-1, 3)
 
 

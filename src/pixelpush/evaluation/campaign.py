@@ -2,15 +2,20 @@
 
 ``pairs.jsonl`` gets one record per finished unit, so a killed campaign resumes where it
 stopped; ``results.json`` is computed from the records alone, so a resumed campaign's equals
-an uninterrupted one's. Timings, which vary, go to ``timings.json``.
+an uninterrupted one's. Timings, which vary, go to ``timings.json``. Each unit is keyed by a
+digest of everything that determines it (:mod:`pixelpush.evaluation.keys`): a record is reused
+only under the same key, and a rerun whose settings changed stops instead of mixing old and new
+records (:mod:`pixelpush.evaluation.run_folder`). One run holds the folder's lock at a time.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import platform as host
-import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -20,45 +25,47 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
+from pixelpush.attacks.isolation import IsolatedRunner
+from pixelpush.errors import ConfigError
 from pixelpush.evaluation.aggregate import summarize_all
 from pixelpush.evaluation.config import CampaignConfig
+from pixelpush.evaluation.keys import unit_key
 from pixelpush.evaluation.pair_log import PairLog
-from pixelpush.files import write_json_atomic
 from pixelpush.evaluation.pairs import draw_pairs
-from pixelpush.evaluation.preparation import CampaignContext, prepare
+from pixelpush.evaluation.preparation import CampaignContext, CampaignInputs, prepare, prepare_inputs
+from pixelpush.evaluation.run_folder import check_stale, locked
 from pixelpush.evaluation.unit import UnitSpec, run_unit
+from pixelpush.files import write_atomic, write_json_atomic
+from pixelpush.outputs import check_output_dir
+from pixelpush.progress import progress_bar
 
 _log = logging.getLogger(__name__)
 
 
-def plan_units(config: CampaignConfig, ctx: CampaignContext) -> list[UnitSpec]:
-    """Every unit of the campaign, in a fixed order."""
+def plan_units(config: CampaignConfig, inputs: CampaignInputs | CampaignContext) -> list[UnitSpec]:
+    """Every unit of the campaign, in a fixed order, each with its key."""
     units: list[UnitSpec] = []
     pairs_cache: dict[tuple[str, int], list] = {}
     for experiment in config.experiments:
         for variant in experiment.units():
-            key = (variant["threat_model"], experiment.pairs)
-            if key not in pairs_cache:
-                pairs_cache[key] = draw_pairs(ctx.dataset, variant["threat_model"], experiment.pairs, seed=config.seed)
-            for pair in pairs_cache[key]:
-                units.append(
-                    UnitSpec(
-                        experiment=experiment,
-                        recommender=variant["recommender"],
-                        attack=variant["attack"],
-                        threat_model=variant["threat_model"],
-                        perturbations=variant["perturbations"],
-                        pair=pair,
-                        blend_epsilon=variant.get("blend_epsilon"),
-                    )
+            pkey = (variant["threat_model"], experiment.pairs)
+            if pkey not in pairs_cache:
+                pairs_cache[pkey] = draw_pairs(inputs.dataset, variant["threat_model"], experiment.pairs, seed=config.seed)
+            for pair in pairs_cache[pkey]:
+                spec = UnitSpec(
+                    experiment=experiment,
+                    recommender=variant["recommender"],
+                    attack=variant["attack"],
+                    threat_model=variant["threat_model"],
+                    sweep=tuple(sorted(variant["sweep"].items())),
+                    pair=pair,
                 )
+                key = unit_key(config, spec, features_digest=inputs.features_digest, image_model_identity=inputs.image_model.identity)
+                units.append(dataclasses.replace(spec, key=key))
     ids = [u.unit_id for u in units]
     if len(set(ids)) != len(ids):
-        from pixelpush.errors import ConfigError
-
-        raise ConfigError("two experiments produce the same units: give each [[experiments]] a distinct name")
+        raise ConfigError("two configurations produce the same unit ids: give each [[experiments]] a distinct name")
     return units
 
 
@@ -111,59 +118,74 @@ def _init_worker(config: CampaignConfig, run_dir: Path) -> None:
     logging.getLogger("pixelpush").setLevel(logging.WARNING)
     _WORKER["ctx"] = prepare(config, run_dir, train=False)
     _WORKER["run_dir"] = run_dir
+    if config.isolation == "process":
+        runner = _WORKER["runner"] = IsolatedRunner()
+        atexit.register(runner.close)
 
 
 def _work(spec: UnitSpec) -> dict[str, Any]:
-    return run_unit(_WORKER["ctx"], spec, _WORKER["run_dir"])
+    return run_unit(_WORKER["ctx"], spec, _WORKER["run_dir"], runner=_WORKER.get("runner"))
 
 
 def run_campaign(
-    config: CampaignConfig, run_dir: str | Path, *, workers: int = 1, progress: bool = True
+    config: CampaignConfig,
+    run_dir: str | Path,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    force: bool = False,
+    config_source: Path | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a campaign in `run_dir`; return the results written to ``results.json``.
 
     Each unit runs single-threaded, in this process (``workers=1``) or in `workers` spawned
-    processes: the numbers are the same either way.
+    processes: the numbers are the same either way. Records of planned units made under other
+    settings stop the run (ConfigError) unless `force`, which moves them to ``stale/`` first.
+    The config is saved in the folder (``config.json``, and `config_source` as ``config.toml``).
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    ctx = prepare(config, run_dir)
-    log = PairLog(run_dir / "pairs.jsonl")
-    units = plan_units(config, ctx)
-    todo = [u for u in units if u.unit_id not in log]
-    _log.info("%d units planned, %d already done, %d to run", len(units), len(units) - len(todo), len(todo))
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="attacks", unit="pair", disable=not progress)
-    if workers <= 1 or len(todo) <= 1:
-        with _single_threaded():
-            for spec in todo:
-                log.append(run_unit(ctx, spec, run_dir))
-                bar.update()
-    else:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(config, run_dir),
-        ) as pool:
-            futures = [pool.submit(_work, spec) for spec in todo]
-            for future in as_completed(futures):
-                log.append(future.result())
-                bar.update()
-    bar.close()
-    ctx.timings["attacks"] = time.perf_counter() - t0
-    expected = {u.unit_id for u in units}
-    results = build_results(ctx, [r for r in log.records() if r["unit"] in expected])
-    write_json_atomic(run_dir / "results.json", results)
-    ctx.timings["total"] = time.perf_counter() - started
-    write_json_atomic(run_dir / "timings.json", {k: round(v, 3) for k, v in ctx.timings.items()})
-    return results
+    check_output_dir(Path(config.cache_dir) / "features", "cache_dir")  # before the run folder is made
+    with locked(run_dir):
+        started = time.perf_counter()
+        inputs = prepare_inputs(config, progress=progress)
+        log = PairLog(run_dir / "pairs.jsonl")
+        units = plan_units(config, inputs)
+        check_stale(run_dir, log, {u.unit_id: u.key for u in units}, config.model_dump(mode="json"), force=force)
+        save_config(config, config_source, run_dir)
+        ctx = prepare(config, run_dir, inputs=inputs, progress=progress)
+        todo = [u for u in units if u.unit_id not in log]
+        _log.info("%d units planned, %d already done, %d to run", len(units), len(units) - len(todo), len(todo))
+        t0 = time.perf_counter()
+        with progress_bar(total=len(units), initial=len(units) - len(todo), desc="attacks", unit="pair", enabled=progress) as bar:
+            if workers <= 1 or len(todo) <= 1:
+                with _single_threaded(), contextlib.ExitStack() as stack:
+                    runner = stack.enter_context(IsolatedRunner()) if config.isolation == "process" else None
+                    for spec in todo:
+                        log.append(run_unit(ctx, spec, run_dir, runner=runner))
+                        bar.update()
+            else:
+                with ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(config, run_dir),
+                ) as pool:
+                    futures = [pool.submit(_work, spec) for spec in todo]
+                    for future in as_completed(futures):
+                        log.append(future.result())
+                        bar.update()
+        ctx.timings["attacks"] = time.perf_counter() - t0
+        expected = {u.unit_id: u.key for u in units}
+        results = build_results(ctx, [r for r in log.records() if expected.get(r["unit"]) == r.get("key")])
+        write_json_atomic(run_dir / "results.json", results)
+        ctx.timings["total"] = time.perf_counter() - started
+        write_json_atomic(run_dir / "timings.json", {k: round(v, 3) for k, v in ctx.timings.items()})
+        return results
 
 
 def save_config(config: CampaignConfig, source: Path | None, run_dir: Path) -> None:
     """Keep the config as run next to the results (the source file verbatim when there is one)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if source is not None:
-        shutil.copyfile(source, run_dir / "config.toml")
+        write_atomic(run_dir / "config.toml", Path(source).read_bytes())
     write_json_atomic(run_dir / "config.json", config.model_dump(mode="json"))

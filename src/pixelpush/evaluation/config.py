@@ -1,4 +1,10 @@
-"""A campaign's configuration: a typed, validated TOML file (one per paper experiment)."""
+"""A campaign's configuration: a typed, validated TOML file (one per paper experiment).
+
+Validation is strict and complete before anything runs: unknown keys, values of the wrong type
+(``steps = "3"``), unknown attacks, threat models or recommenders, attack or model options
+that the component does not take, and duplicate experiment names are all refused when the
+config is loaded, with a :class:`~pixelpush.errors.ConfigError` naming the field.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +16,32 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pixelpush.errors import ConfigError
+from pixelpush.registry import split_variant
 
-AttackName = Literal["wb", "bb-score", "bb-rank", "bb-partial", "baseline-swap", "baseline-blend"]
-ThreatName = Literal["specific-user", "segment", "general"]
-RECOMMENDER_KINDS: tuple[str, ...] = ("bpr", "vbpr", "deepstyle")
 RecommenderName = str
-"""A recommender kind (``bpr``, ``vbpr``, ``deepstyle``) or a variant ``KIND:LABEL`` whose
-settings are ``training.options["KIND:LABEL"]`` (e.g. ``vbpr:low-visual-reg``)."""
+"""A recommender id (``bpr``, ``vbpr``, ``deepstyle``) or a variant ``ID:LABEL`` whose
+settings are ``training.options["ID:LABEL"]`` (e.g. ``vbpr:low-visual-reg``)."""
 
 
 def recommender_kind(name: str) -> str:
-    """The model kind of a recommender name (``vbpr:low-visual-reg`` -> ``vbpr``)."""
-    return name.split(":", 1)[0]
+    """The model id of a recommender name (``vbpr:low-visual-reg`` -> ``vbpr``)."""
+    return split_variant(name)[0]
 
 
-def _check_recommenders(names: list[str]) -> list[str]:
+def _known(registry_name: str, names: list[str]) -> list[str]:
+    from pixelpush.attacks.registry import ATTACKS, THREAT_MODELS
+    from pixelpush.recommenders.registry import RECOMMENDERS
+
+    registry = {"attack": ATTACKS, "threat model": THREAT_MODELS, "recommender": RECOMMENDERS}[registry_name]
     for name in names:
-        kind, _, label = name.partition(":")
-        if kind not in RECOMMENDER_KINDS or (":" in name and not label.replace("-", "").replace("_", "").isalnum()):
-            raise ValueError(f"unknown recommender {name!r}: use bpr, vbpr, deepstyle or KIND:LABEL (letters, digits, - and _)")
+        registry.get(name)  # ConfigError naming the unknown one and the known ids
+    if registry_name == "threat model" and any(":" in n for n in names):
+        raise ValueError("threat models take no variants")
     return names
-BLACK_BOX: frozenset[str] = frozenset({"bb-score", "bb-rank", "bb-partial"})
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True)
 
 
 class DatasetConfig(_Strict):
@@ -45,13 +52,20 @@ class DatasetConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     """Keyword options of the dataset's loader (e.g. ``min_rating`` for MovieLens)."""
 
+    @model_validator(mode="after")
+    def _known_dataset(self) -> DatasetConfig:
+        from pixelpush.data.registry import check_dataset_options
+
+        check_dataset_options(self.name, self.options)
+        return self
+
 
 class ImageModelConfig(_Strict):
     name: str = "squeezenet1_1"
     """The public image model (IC): ``squeezenet1_1`` (embedded weights) or ``resnet50``."""
     weights: str | None = "default"
     """``default`` (embedded or torchvision's), a local weights file, or none for random weights."""
-    input_size: int | None = 112
+    input_size: int | None = Field(112, ge=32)
     """Side of the model's square input; uploads are resized to it. None: the model's default."""
     batch_size: int = Field(64, ge=1)
     """Images per forward pass during feature extraction."""
@@ -62,31 +76,34 @@ class ImageModelConfig(_Strict):
 class TrainingConfig(_Strict):
     models: list[RecommenderName] = ["bpr", "vbpr", "deepstyle"]
     """Recommenders to train (BPR is always trained too: it is the visual gain's reference)."""
-    epochs: int | None = None
+    epochs: int | None = Field(None, ge=1)
     """Maximum epochs (None: each model's default); early stopping on validation AUC applies."""
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-model overrides of its config fields, e.g. ``{vbpr = {lambda_visual = 1e-3}}``; a key
-    ``"vbpr:LABEL"`` defines a variant that experiments can attack by that name."""
+    ``"vbpr:LABEL"`` defines a variant that experiments can attack by that name. Fields of the
+    training loop (``lr``, ``batch_size``, ``patience``, ...) may be set here too."""
 
     @field_validator("models")
     @classmethod
     def _known_models(cls, v: list[str]) -> list[str]:
-        return _check_recommenders(v)
+        return _known("recommender", v)
 
 
 class ExperimentConfig(_Strict):
     """One group of attack configurations: the product of its lists, each run on `pairs` pairs."""
 
-    name: str = "main"
-    """A label for the group (appears in results as ``experiment``)."""
-    recommenders: list[RecommenderName] = ["vbpr"]
+    name: str = Field("main", min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """A label for the group (appears in results as ``experiment``; letters, digits, ``_ . -``)."""
+    recommenders: list[RecommenderName] = Field(["vbpr"], min_length=1)
     """Attacked recommenders."""
-    attacks: list[AttackName] = ["wb", "bb-score", "bb-rank", "bb-partial"]
-    """Attacks to run."""
-    threat_models: list[ThreatName] = ["specific-user"]
-    """Threat models to run."""
-    perturbations: list[int] = [32]
-    """d', perturbations per black-box step (ignored by WB and baselines)."""
+    attacks: list[str] = Field(["wb", "bb-score", "bb-rank", "bb-partial"], min_length=1)
+    """Attacks to run: registry ids (``pixelpush.attacks.registry``) or variants ``ID:LABEL``."""
+    attack_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-attack hyperparameters by attack name (``{"bb-rank:probit" = {rank_to_score = "probit"}}``)."""
+    threat_models: list[str] = Field(["specific-user"], min_length=1)
+    """Threat models to run (``specific-user``, ``segment``, ``general``)."""
+    perturbations: list[int] = Field([32], min_length=1)
+    """d', perturbations per black-box step (one configuration each; ignored by WB and baselines)."""
     steps: int = Field(20, ge=1, le=1000)
     """Attack steps per pair."""
     pairs: int = Field(20, ge=1)
@@ -99,8 +116,8 @@ class ExperimentConfig(_Strict):
     """Feature-gradient estimator: the paper's minimum-norm least squares, or with an intercept."""
     rank_to_score: Literal["uniform", "probit"] = "uniform"
     """How BB-Rank maps ranks to scores: the paper's ``1 - r/N`` or the probit of the quantile."""
-    blend_epsilons: list[float] = [0.01, 0.05, 0.1]
-    """ε values of the blend baseline (one configuration each)."""
+    blend_epsilons: list[float] = Field([0.01, 0.05, 0.1], min_length=1)
+    """ε values of the blend baseline (one configuration each), each in (0, 1]."""
     n_mock_users: int = Field(200, ge=1)
     """General population: single-item mock users."""
     percentile: float = Field(0.25, ge=0.0, le=1.0)
@@ -113,27 +130,91 @@ class ExperimentConfig(_Strict):
     @field_validator("recommenders")
     @classmethod
     def _known_recommenders(cls, v: list[str]) -> list[str]:
-        return _check_recommenders(v)
+        return _known("recommender", v)
+
+    @field_validator("attacks")
+    @classmethod
+    def _known_attacks(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"an attack is listed twice in {v}")
+        return _known("attack", v)
+
+    @field_validator("threat_models")
+    @classmethod
+    def _known_threats(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"a threat model is listed twice in {v}")
+        return _known("threat model", v)
 
     @field_validator("perturbations")
     @classmethod
     def _positive(cls, v: list[int]) -> list[int]:
-        if not v or any(d < 1 for d in v):
-            raise ValueError("perturbations must be a non-empty list of positive integers")
+        if any(d < 1 for d in v):
+            raise ValueError("perturbations must be positive integers")
         return v
+
+    @field_validator("blend_epsilons")
+    @classmethod
+    def _blend_range(cls, v: list[float]) -> list[float]:
+        if any(not 0.0 < e <= 1.0 for e in v):
+            raise ValueError(f"blend epsilons must be in (0, 1], got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _options_are_for_listed_attacks(self) -> ExperimentConfig:
+        stray = sorted(set(self.attack_options) - set(self.attacks))
+        if stray:
+            raise ValueError(f"attack_options for {stray}, which are not in attacks {self.attacks}")
+        missing = sorted(a for a in self.attacks if ":" in a and a not in self.attack_options)
+        if missing:
+            raise ValueError(f"attack variants {missing} need their settings in attack_options")
+        for name in self.attacks:  # build each once: bad options fail now, not after training
+            for sweep in self.sweep(name):
+                self.build_attack(name, sweep)
+        return self
+
+    # -- what the experiment runs ------------------------------------------------------------
+    def common_settings(self) -> dict[str, Any]:
+        """Settings every attack of the group may take (each takes the ones it knows)."""
+        from pixelpush.attacks.estimators import MinNormLeastSquares
+
+        return {
+            "steps": self.steps,
+            "epsilon": self.epsilon,
+            "radius": self.radius,
+            "rank_to_score": self.rank_to_score,
+            "estimator": MinNormLeastSquares(intercept=self.estimator == "min-norm-intercept"),
+        }
+
+    def sweep(self, attack: str) -> list[dict[str, Any]]:
+        """The configurations of `attack` this group makes: one per value of its sweep list."""
+        from pixelpush.attacks.registry import ATTACKS
+
+        entry = ATTACKS.get(attack)
+        if entry.sweep is None:
+            return [{}]
+        field, parameter = entry.sweep
+        return [{parameter: value} for value in getattr(self, field)]
+
+    def build_attack(self, attack: str, sweep: dict[str, Any]) -> Any:
+        """The attack object of one configuration of this group."""
+        from pixelpush.attacks.registry import build_attack
+
+        options = {**self.attack_options.get(attack, {}), **sweep}
+        return build_attack(attack, self.common_settings(), options)
+
+    def build_threat_model(self, threat_model: str) -> Any:
+        """The threat model object of this group."""
+        from pixelpush.attacks.registry import build_threat_model
+
+        return build_threat_model(threat_model, self.model_dump())
 
     def units(self) -> list[dict[str, Any]]:
         """Every attack configuration of this group (without the pair index)."""
         out = []
         for rec, attack, threat in itertools.product(self.recommenders, self.attacks, self.threat_models):
-            if attack in BLACK_BOX:
-                variants = [{"perturbations": d} for d in self.perturbations]
-            elif attack == "baseline-blend":
-                variants = [{"perturbations": 0, "blend_epsilon": e} for e in self.blend_epsilons]
-            else:
-                variants = [{"perturbations": 0}]
-            for v in variants:
-                out.append({"experiment": self.name, "recommender": rec, "attack": attack, "threat_model": threat, **v})
+            for sweep in self.sweep(attack):
+                out.append({"experiment": self.name, "recommender": rec, "attack": attack, "threat_model": threat, "sweep": sweep})
         return out
 
 
@@ -149,30 +230,59 @@ class CampaignConfig(_Strict):
     """Partial ranking: the visible share of each ranking (the paper: top 1%)."""
     cache_dir: str = ".cache/pixelpush"
     """Where features are cached (relative to the working directory)."""
-    experiments: list[ExperimentConfig] = [ExperimentConfig()]
-    """The groups of attack configurations to run."""
+    isolation: Literal["none", "process"] = "none"
+    """``process``: every attack without a white-box handle runs in its own process and reaches
+    the platform only through messages (``pixelpush.attacks.isolation``); the numbers are the
+    same as with ``none`` (one process, where the boundary is the attacker view's API)."""
+    experiments: list[ExperimentConfig] = Field([ExperimentConfig()], min_length=1)
+    """The groups of attack configurations to run (at least one)."""
 
     @model_validator(mode="after")
-    def _variants_are_defined(self) -> CampaignConfig:
-        names = {*self.training.models, *(r for e in self.experiments for r in e.recommenders)}
-        missing = sorted(n for n in names if ":" in n and n not in self.training.options)
+    def _consistent(self) -> CampaignConfig:
+        names = [e.name for e in self.experiments]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"experiment names must be distinct: {dupes} appear more than once")
+        attacked = {*self.training.models, *(r for e in self.experiments for r in e.recommenders)}
+        missing = sorted(n for n in attacked if ":" in n and n not in self.training.options)
         if missing:
             raise ValueError(f"recommender variants {missing} need their settings in training.options")
+        for name, options in self.training.options.items():
+            _check_model_options(name, options)
         return self
+
+
+def _check_model_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse training options the model or the training loop does not take (before any training)."""
+    from pixelpush.recommenders.registry import RECOMMENDERS
+    from pixelpush.recommenders.training import TrainConfig
+    from pixelpush.settings import build_settings, check_settings
+
+    entry = RECOMMENDERS.get(name)
+    train_fields = set(TrainConfig.__dataclass_fields__) - {"seed", "progress"}
+    train = {k: v for k, v in options.items() if k in train_fields}
+    model = {k: v for k, v in options.items() if k not in train_fields}
+    where = f"training.options.{name}"
+    check_settings(TrainConfig, train, where=where)
+    build_settings(entry.cls.config_class, model, where=where)
 
 
 def load_config(path: str | Path) -> CampaignConfig:
     """Read and validate a campaign TOML file; any problem is a ConfigError naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a directory, not a TOML file")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    root = raw.get("dataset", {}).get("root")
-    if root and not Path(root).is_absolute():
-        raw["dataset"]["root"] = str((path.parent / root).resolve())
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from None
+    dataset = raw.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("root"), str) and not Path(dataset["root"]).is_absolute():
+        dataset["root"] = str((path.parent / dataset["root"]).resolve())
     return parse_config(raw, source=str(path))
 
 
@@ -180,6 +290,16 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> CampaignConf
     """Validate a config dict; errors name the field."""
     try:
         return CampaignConfig.model_validate(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        problems = "; ".join(_problem(e) for e in err.errors())
         raise ConfigError(f"{source}: {problems}") from None
+
+
+def _problem(error: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error.get("type") in ("model_type", "dict_type") and "input" in error:
+        message += f" (got {type(error['input']).__name__} {error['input']!r})"
+    return f"{where}: {message}" if where else message

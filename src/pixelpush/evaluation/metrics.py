@@ -29,7 +29,12 @@ def hit_ratio(ranks: np.ndarray, k: int) -> float:
 
 
 def ssim(original: np.ndarray, current: np.ndarray) -> float:
-    """SSIM between two ``(H, W, 3)`` uint8 uploads (scikit-image, per channel, data range 255).
+    """SSIM between two ``(H, W, 3)`` uint8 uploads (Wang et al. 2004, computed by scikit-image).
+
+    Conventions: each RGB channel separately, then the mean over channels; data range L = 255,
+    K1 = 0.01, K2 = 0.03; a 7x7 window of equal weights (the largest odd side that fits a
+    smaller image, at least 3) with sample (n - 1) variances and covariance; the mean over the
+    window positions that lie wholly inside the image (borders cropped, no padding).
 
     >>> img = np.zeros((16, 16, 3), np.uint8)
     >>> ssim(img, img)

@@ -18,7 +18,9 @@ import torch
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.registry import load_dataset
+from pixelpush.errors import PixelpushError
 from pixelpush.evaluation.config import CampaignConfig, recommender_kind
+from pixelpush.evaluation.keys import array_digest, model_recipe
 from pixelpush.files import write_json_atomic
 from pixelpush.recommenders import io as model_io
 from pixelpush.recommenders.base import Recommender
@@ -26,7 +28,9 @@ from pixelpush.recommenders.evaluation import auc, visual_gain
 from pixelpush.recommenders.registry import build_model
 from pixelpush.recommenders.split import leave_one_out
 from pixelpush.recommenders.training import TrainConfig, fit
+from pixelpush.outputs import check_output_dir
 from pixelpush.random import derive_seed
+from pixelpush.settings import build_settings
 from pixelpush.vision.features import extract_features
 from pixelpush.vision.image_model import ImageModel
 from pixelpush.vision.models import load_image_model
@@ -45,10 +49,22 @@ class CampaignContext:
     recommenders: dict[str, Recommender]
     model_metrics: dict[str, dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
+    features_digest: str = ""
 
     def model_metrics_public(self) -> dict[str, dict[str, Any]]:
         """Per recommender: AUC, visual gain and training figures (no timings)."""
         return {k: {m: v for m, v in d.items() if m != "train_seconds"} for k, d in self.model_metrics.items()}
+
+
+@dataclass
+class CampaignInputs:
+    """The data half of a campaign's context: dataset, public image model, catalog features."""
+
+    dataset: Dataset
+    image_model: ImageModel
+    features: np.ndarray
+    features_digest: str
+    timings: dict[str, float]
 
 
 def recommenders_needed(config: CampaignConfig) -> list[str]:
@@ -58,19 +74,21 @@ def recommenders_needed(config: CampaignConfig) -> list[str]:
 
 
 def _train_one(
-    name: str, ctx_data: Dataset, feats: torch.Tensor, config: CampaignConfig, split: Any
+    name: str, ctx_data: Dataset, feats: torch.Tensor, config: CampaignConfig, split: Any, *, progress: bool = True
 ) -> tuple[Recommender, dict[str, Any]]:
     kind = recommender_kind(name)
     seed = derive_seed(config.seed, "train", kind)  # variants of a kind differ by their options only
     options = dict(config.training.options.get(name, {}))
-    train_options = {k: options.pop(k) for k in list(options) if k in TrainConfig.__dataclass_fields__}
+    train_fields = set(TrainConfig.__dataclass_fields__)
+    train_options = {k: options.pop(k) for k in list(options) if k in train_fields}
     if config.training.epochs is not None:
         train_options.setdefault("epochs", config.training.epochs)
     model = build_model(
         kind, ctx_data.n_users, ctx_data.n_items, feats.shape[1], categories=ctx_data.categories, config=options or None, seed=seed
     )
     t0 = time.perf_counter()
-    result = fit(model, feats, split, TrainConfig(seed=seed, **train_options))
+    settings = {"seed": seed, "progress": progress, **train_options}
+    result = fit(model, feats, split, build_settings(TrainConfig, settings, where=f"training.options.{name}"))
     seconds = time.perf_counter() - t0
     test_auc = auc(model, feats, split.test, split.all_positives)
     model.eval()
@@ -83,11 +101,8 @@ def _train_one(
     }
 
 
-def prepare(config: CampaignConfig, run_dir: Path, *, train: bool = True) -> CampaignContext:
-    """Load the dataset and image model, extract features, and train or reload the recommenders.
-
-    With ``train=False`` (worker processes) models must already be in ``run_dir/models``.
-    """
+def prepare_inputs(config: CampaignConfig, *, progress: bool = True) -> CampaignInputs:
+    """Load the dataset and the public image model, and extract (or read cached) catalog features."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     dataset = load_dataset(config.dataset.name, root=config.dataset.root, **config.dataset.options)
@@ -95,63 +110,84 @@ def prepare(config: CampaignConfig, run_dir: Path, *, train: bool = True) -> Cam
 
     t0 = time.perf_counter()
     ic_cfg = config.image_model
-    input_size = ic_cfg.input_size
     weights = "default" if ic_cfg.weights is None or ic_cfg.weights == "default" else ic_cfg.weights
     if ic_cfg.weights is None or ic_cfg.weights == "none":
         weights = None
-    image_model = load_image_model(ic_cfg.name, weights=weights, input_size=input_size, seed=config.seed)
+    image_model = load_image_model(ic_cfg.name, weights=weights, input_size=ic_cfg.input_size, seed=config.seed)
+    cache = check_output_dir(Path(config.cache_dir) / "features", "cache_dir")
     features = extract_features(
-        image_model,
-        dataset.images,
-        cache_dir=Path(config.cache_dir) / "features",
-        batch_size=ic_cfg.batch_size,
-        dtype=ic_cfg.dtype,
-        progress=train,
+        image_model, dataset.images, cache_dir=cache, batch_size=ic_cfg.batch_size, dtype=ic_cfg.dtype, progress=progress
     )
     features = np.array(features, dtype=np.float32)  # a private, writable copy of the cache
     timings["features"] = time.perf_counter() - t0
+    return CampaignInputs(dataset, image_model, features, array_digest(features), timings)
 
+
+def prepare_models(
+    config: CampaignConfig, inputs: CampaignInputs, run_dir: Path, *, train: bool = True, progress: bool = True
+) -> tuple[dict[str, Recommender], dict[str, dict[str, Any]]]:
+    """Train or reload every recommender the campaign needs (kept in ``run_dir/models``).
+
+    A saved model is reused only when its recipe (dataset, image model, its own options, epochs,
+    seed) equals the config's. With ``train=False`` (worker processes) models must be there.
+    """
     t0 = time.perf_counter()
+    dataset, features = inputs.dataset, inputs.features
     models_dir = run_dir / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     feats = torch.from_numpy(features)
     split = None
     recommenders: dict[str, Recommender] = {}
     metrics: dict[str, dict[str, Any]] = {}
-    recipe = {
-        "dataset": config.dataset.model_dump(mode="json"),
-        "image_model": image_model.identity,
-        "training": config.training.model_dump(mode="json"),
-        "seed": config.seed,
-    }
-    for kind in recommenders_needed(config):
-        stem = kind.replace(":", "_")
+    for name in recommenders_needed(config):
+        recipe = model_recipe(config, name, inputs.image_model.identity)
+        stem = name.replace(":", "_")
         path, meta = models_dir / f"{stem}.pt", models_dir / f"{stem}.json"
-        saved = json.loads(meta.read_text()) if path.is_file() and meta.is_file() else None
-        if saved is not None and saved.get("recipe") == recipe:
+        saved = None
+        if path.is_file() and meta.is_file():
             try:
-                recommenders[kind] = model_io.load(path)
-            except (RuntimeError, ValueError, KeyError, OSError) as err:  # e.g. saved by an older version
+                saved = json.loads(meta.read_text())
+            except (OSError, ValueError) as err:
+                _log.warning("%s is unreadable (%s): retraining", meta, err)
+        if isinstance(saved, dict) and saved.get("recipe") == recipe:
+            try:
+                recommenders[name] = model_io.load(path)
+            except (PixelpushError, RuntimeError, ValueError, KeyError, OSError) as err:  # e.g. saved by an older version
                 _log.warning("%s cannot be loaded (%s): retraining", path, err)
             else:
-                metrics[kind] = {k: v for k, v in saved.items() if k != "recipe"}
+                metrics[name] = {k: v for k, v in saved.items() if k != "recipe"}
                 continue
         elif saved is not None:
-            _log.warning("%s was trained with another recipe (dataset, image model, training or seed): retraining", path)
+            _log.warning("%s was trained with another recipe (data, image model, options, epochs or seed): retraining", path)
         if not train:
             raise FileNotFoundError(f"{path} is missing: prepare the campaign in the parent process first")
         if split is None:
             split = leave_one_out(dataset.interactions, dataset.n_users, dataset.n_items, seed=derive_seed(config.seed, "split"))
-        _log.info("training %s on %s", kind, dataset.name)
-        recommenders[kind], metrics[kind] = _train_one(kind, dataset, feats, config, split)
-        model_io.save(recommenders[kind], path)
-        write_json_atomic(meta, {**metrics[kind], "recipe": recipe})
+        _log.info("training %s on %s", name, dataset.name)
+        recommenders[name], metrics[name] = _train_one(name, dataset, feats, config, split, progress=progress)
+        model_io.save(recommenders[name], path)
+        write_json_atomic(meta, {**metrics[name], "recipe": recipe})
     bpr_auc = metrics["bpr"]["auc"]
-    for kind, m in metrics.items():
-        m["visual_gain"] = None if kind == "bpr" else float(visual_gain(m["auc"], bpr_auc))
-    timings["train"] = time.perf_counter() - t0
+    for name, m in metrics.items():
+        m["visual_gain"] = None if name == "bpr" else float(visual_gain(m["auc"], bpr_auc))
     for model in recommenders.values():
         model.eval()
         for p in model.parameters():
             p.requires_grad_(False)
-    return CampaignContext(config, dataset, image_model, features, recommenders, metrics, timings)
+    inputs.timings["train"] = time.perf_counter() - t0
+    return recommenders, metrics
+
+
+def prepare(
+    config: CampaignConfig, run_dir: Path, *, train: bool = True, inputs: CampaignInputs | None = None, progress: bool = True
+) -> CampaignContext:
+    """Load the dataset and image model, extract features, and train or reload the recommenders.
+
+    With ``train=False`` (worker processes) models must already be in ``run_dir/models``.
+    """
+    progress = progress and train
+    inputs = inputs if inputs is not None else prepare_inputs(config, progress=progress)
+    recommenders, metrics = prepare_models(config, inputs, run_dir, train=train, progress=progress)
+    return CampaignContext(
+        config, inputs.dataset, inputs.image_model, inputs.features, recommenders, metrics, inputs.timings, inputs.features_digest
+    )

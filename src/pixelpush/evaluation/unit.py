@@ -1,7 +1,10 @@
 """One unit of work: one attack configuration on one pair, measured after every step.
 
 Each unit gets a fresh platform over a private copy of the trained recommender, so units are
-independent of each other and of the order (or process) they run in.
+independent of each other and of the order (or process) they run in. The attack receives an
+:class:`~pixelpush.attacks.view.AttackerView` (the client, its own copy of the public image
+model, the users it registered, a seed) and nothing else; the evaluation users, the evaluator
+and the white-box diagnostics stay on the experimenter's side of this function.
 """
 
 from __future__ import annotations
@@ -13,120 +16,75 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
-from pixelpush.attacks import (
-    Attack,
-    AttackContext,
-    BlackBoxAttack,
-    GeneralPopulation,
-    MinNormLeastSquares,
-    PartialRankingAttack,
-    PopularBlend,
-    PopularSwap,
-    Segment,
-    SpecificUser,
-    StepRecord,
-    ThreatModel,
-    WhiteBoxAttack,
-    most_popular_in_category,
-)
-from pixelpush.evaluation.config import BLACK_BOX, ExperimentConfig
-from pixelpush.evaluation.metrics import HR_KS, cosine, hits, ssim
+from pixelpush.attacks import ATTACKS, Attack, AttackContext, AttackerView, StepRecord, most_popular_in_category
+from pixelpush.attacks.isolation import IsolatedRunner
+from pixelpush.evaluation.config import ExperimentConfig
+from pixelpush.evaluation.metrics import HR_KS, cosine, hit_ratio, ssim
 from pixelpush.evaluation.pairs import Pair
-from pixelpush.files import write_atomic
 from pixelpush.evaluation.preparation import CampaignContext
+from pixelpush.files import write_atomic
 from pixelpush.platform.evaluator import Evaluator
-from pixelpush.platform.service import Platform
+from pixelpush.platform.platform import Platform
 from pixelpush.random import derive_seed
 from pixelpush.vision.memo import FeatureMemo
 
-ACCESS = {
-    "wb": "score",
-    "bb-score": "score",
-    "bb-rank": "rank",
-    "bb-partial": "partial",
-    "baseline-swap": "rank",
-    "baseline-blend": "rank",
-}
+__all__ = ["UnitSpec", "run_unit"]
 
 
 @dataclass(frozen=True)
 class UnitSpec:
-    """What one unit runs: an attack configuration of an experiment group, on one pair."""
+    """What one unit runs: an attack configuration of an experiment group, on one pair.
+
+    `key` is the digest of everything that determines the unit's numbers (see
+    :mod:`pixelpush.evaluation.keys`); a record is reused on resume only under the same key.
+    """
 
     experiment: ExperimentConfig
     recommender: str
     attack: str
     threat_model: str
-    perturbations: int
+    sweep: tuple[tuple[str, Any], ...]
     pair: Pair
-    blend_epsilon: float | None = None
+    key: str = ""
+
+    @property
+    def perturbations(self) -> int:
+        """d' of a black-box configuration (0 for attacks without a d')."""
+        return int(dict(self.sweep).get("perturbations", 0))
+
+    @property
+    def blend_epsilon(self) -> float | None:
+        """ε of a blend configuration (None otherwise)."""
+        return float(dict(self.sweep)["epsilon"]) if ATTACKS.get(self.attack).sweep == ("blend_epsilons", "epsilon") else None
 
     @property
     def unit_id(self) -> str:
         variant = f"d{self.perturbations}" if self.blend_epsilon is None else f"eps{self.blend_epsilon:g}"
         return f"{self.experiment.name}/{self.recommender}/{self.attack}/{self.threat_model}/{variant}/{self.pair.index:04d}"
 
-
-def build_attack(spec: UnitSpec) -> Attack:
-    """The attack object of a unit, from its experiment's hyperparameters."""
-    e = spec.experiment
-    estimator = MinNormLeastSquares(intercept=e.estimator == "min-norm-intercept")
-    if spec.attack == "wb":
-        return WhiteBoxAttack(epsilon=e.epsilon, steps=e.steps)
-    black_box = {
-        "perturbations": spec.perturbations,
-        "radius": e.radius,
-        "estimator": estimator,
-        "rank_to_score": e.rank_to_score,
-        "epsilon": e.epsilon,
-        "steps": e.steps,
-    }
-    if spec.attack in ("bb-score", "bb-rank"):
-        return BlackBoxAttack(oracle=spec.attack.removeprefix("bb-"), **black_box)
-    if spec.attack == "bb-partial":
-        return PartialRankingAttack(**black_box)
-    if spec.attack == "baseline-swap":
-        return PopularSwap(steps=e.steps)
-    return PopularBlend(epsilon=float(spec.blend_epsilon or 0.05), steps=e.steps)
-
-
-def build_threat_model(spec: UnitSpec) -> ThreatModel:
-    """The threat model of a unit."""
-    e = spec.experiment
-    if spec.threat_model == "specific-user":
-        return SpecificUser()
-    if spec.threat_model == "segment":
-        return Segment()
-    return GeneralPopulation(n_mock=e.n_mock_users, percentile=e.percentile, n_eval=e.n_eval_users)
-
-
-def _true_gradients(platform: Platform, user: int, item: int, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The white-box ∂s/∂f and ∂s/∂p at `image` (diagnostics only; never shown to an attack)."""
-    pixels = torch.from_numpy(image.astype(np.float32)).requires_grad_(True)
-    feats = platform.image_model(pixels[None])
-    feats_leaf = feats.detach().requires_grad_(True)
-    score = platform.recommender.score(torch.tensor([user]), torch.tensor([item]), feats_leaf)[0, 0]
-    (g_feat,) = torch.autograd.grad(score, feats_leaf)
-    (g_pix,) = torch.autograd.grad(feats, pixels, grad_outputs=g_feat)
-    return g_feat[0].numpy(), g_pix.numpy()
+    def build_attack(self) -> Attack:
+        """The attack object of this unit."""
+        return self.experiment.build_attack(self.attack, dict(self.sweep))
 
 
 def _save_png(path: Path, image: np.ndarray) -> None:
     write_atomic(path, lambda fh: Image.fromarray(image).save(fh, format="PNG"))
 
 
-def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path) -> dict[str, Any]:
-    """Run one unit and return its ``pairs.jsonl`` record (see docs/results-schema.md)."""
+def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: IsolatedRunner | None = None) -> dict[str, Any]:
+    """Run one unit and return its ``pairs.jsonl`` record (see docs/results-schema.md).
+
+    With a `runner`, an attack that needs no white-box handle runs in that runner's process
+    (:mod:`pixelpush.attacks.isolation`): the numbers are the same.
+    """
     started = time.perf_counter()
     seed = derive_seed(ctx.config.seed, spec.unit_id)
-    dataset, item = ctx.dataset, spec.pair.item
-    recommender = copy.deepcopy(ctx.recommenders[spec.recommender])
+    dataset, item, entry = ctx.dataset, spec.pair.item, ATTACKS.get(spec.attack)
     memo = FeatureMemo(ctx.image_model)
     platform = Platform(
-        recommender,
+        copy.deepcopy(ctx.recommenders[spec.recommender]),
         dataset.images,
         ctx.image_model,
         features=ctx.features,
@@ -135,26 +93,27 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path) -> dict[str, A
         seed=seed,
         memo=memo,
     )
-    client = platform.client(ACCESS[spec.attack])
-    targeting = build_threat_model(spec).prepare(
-        client, item, dataset, seed=derive_seed(ctx.config.seed, "threat", spec.pair.index), user=spec.pair.target_user
+    isolated = runner is not None and not entry.white_box
+    view = AttackerView(
+        platform.client(entry.access), copy.deepcopy(ctx.image_model), seed=seed, features=None if isolated else memo.reader()
     )
-    eval_users = np.asarray(targeting.evaluation_users, dtype=np.int64)
+    prep = spec.experiment.build_threat_model(spec.threat_model).prepare(
+        view, item, dataset, seed=derive_seed(ctx.config.seed, "threat", spec.pair.index), user=spec.pair.target_user
+    )
+    eval_users = np.asarray(prep.evaluation_users, dtype=np.int64)
     evaluator = Evaluator(platform)
+    white_box = platform.white_box()
     original = platform.current_image(item)
-    setup_uploads, setup_queries = client.uploads, client.queries
+    setup_uploads, setup_queries = platform.uploads, platform.queries
 
     popular = None
-    if spec.attack.startswith("baseline"):
-        pop_item = most_popular_in_category(item, dataset.categories, dataset.item_popularity)
-        popular = dataset.images.get(pop_item)
-    attack = build_attack(spec)
-    is_bb = spec.attack in BLACK_BOX
-    white_box = platform.white_box() if spec.attack == "wb" else None
+    if entry.popular_image:
+        popular = dataset.images.get(most_popular_in_category(item, dataset.categories, dataset.item_popularity))
+    attack = spec.build_attack()
 
     def measure() -> tuple[np.ndarray, dict[str, float]]:
         ranks = evaluator.ranks(eval_users, item) if len(eval_users) else np.zeros(0, np.int64)
-        return ranks, {str(k): float(hits(ranks, k).mean()) if len(ranks) else 0.0 for k in HR_KS}
+        return ranks, {str(k): hit_ratio(ranks, k) for k in HR_KS}
 
     ranks0, hits0 = measure()
     hits_by_step = {k: [v] for k, v in hits0.items()}
@@ -169,12 +128,12 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path) -> dict[str, A
 
     def on_step(record: StepRecord) -> None:
         nonlocal current, uninformative
-        if is_bb:
+        if entry.black_box:
             target_user = record.user if record.user is not None else record.attacked_user
             if record.uninformative or record.feature_gradient is None:
                 uninformative += 1
             elif target_user is not None:
-                true_f, true_p = _true_gradients(platform, int(target_user), item, record.previous)
+                true_f, true_p = white_box.gradients_at(int(target_user), item, record.previous)
                 grad_cos.append(cosine(record.feature_gradient, true_f))
                 if record.pixel_gradient is not None:
                     pixel_cos.append(cosine(record.pixel_gradient, true_p))
@@ -184,20 +143,33 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path) -> dict[str, A
             hits_by_step[k].append(v)
         rank_by_step.append(rank_summary(ranks))
         ssim_by_step.append(ssim(original, current))
-        uploads_by_step.append(client.uploads - setup_uploads)
+        uploads_by_step.append(platform.uploads - setup_uploads)
 
-    ctx_attack = AttackContext(
-        client=client,
-        item=item,
-        image=original,
-        targeting=targeting,
-        image_model=ctx.image_model,
-        memo=memo,
-        white_box=white_box,
-        popular_image=popular,
-        seed=seed,
-    )
-    result = attack.run(ctx_attack, on_step)
+    if isolated:
+        assert runner is not None
+        result = runner.run(
+            attack,
+            client=view.client,
+            image_model=ctx.image_model,
+            model_key=ctx.image_model.identity,
+            seed=seed,
+            users=view.registered(),
+            item=item,
+            image=original,
+            targeting=prep.targeting,
+            popular_image=popular,
+            on_step=on_step,
+        )
+    else:
+        ctx_attack = AttackContext(
+            view=view,
+            item=item,
+            image=original,
+            targeting=prep.targeting,
+            white_box=white_box if entry.white_box else None,
+            popular_image=popular,
+        )
+        result = attack.run(ctx_attack, on_step)
 
     # A run the budget stopped early keeps its last state for the remaining steps.
     while len(ssim_by_step) < attack.steps + 1:
@@ -214,9 +186,10 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path) -> dict[str, A
         images = {"original": f"images/{stem}_original.png", "attacked": f"images/{stem}_attacked.png"}
         _save_png(run_dir / images["original"], original)
         _save_png(run_dir / images["attacked"], current)
-    info = getattr(targeting, "info", {}) or {}
+    is_bb = entry.black_box
     return {
         "unit": spec.unit_id,
+        "key": spec.key,
         "experiment": spec.experiment.name,
         "recommender": spec.recommender,
         "attack": spec.attack,
@@ -227,7 +200,7 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path) -> dict[str, A
         "pair": spec.pair.index,
         "item": item,
         "target_user": spec.pair.target_user,
-        "segment_item": info.get("segment_item"),
+        "segment_item": prep.info.get("segment_item"),
         "n_eval_users": int(len(eval_users)),
         "rank_before": rank_by_step[0] if spec.pair.target_user is None else float(ranks0[0]),
         "hits_by_step": hits_by_step,

@@ -10,9 +10,12 @@ CONTRACT (implemented in ``platform/service.py``):
   has consumed is in no ranking of theirs: its rank reads 0 at every access level.
 - Every upload and every query is counted; a budget, when set, refuses the first call past it
   with :class:`pixelpush.errors.BudgetExceededError` (nothing is counted for a refused call).
-- ``probe_*(user, item, images)`` answers for a batch of B candidate uploads of one item in one
-  call: it counts B uploads and B queries, scores each candidate as if it were the item's image,
-  and leaves the item's current image unchanged afterwards.
+- ``probe_*(users, item, images)`` answers for a batch of B candidate uploads of one item in one
+  call: it scores each candidate as if it were the item's image, for one user (an ``int``: the
+  answer is ``(B,)``) or several (an array: ``(U, B)``), and leaves the item's current image
+  unchanged afterwards. It counts B uploads — one upload of a candidate answers for every user —
+  and B queries per user.
+- ``image(item)`` is the item's current public image (any visitor sees it; not counted).
 """
 
 from __future__ import annotations
@@ -55,8 +58,11 @@ class PlatformClient(Protocol):
     def ranking(self, user: int) -> np.ndarray:
         """`user`'s visible ranking as item ids, best first (full list, or the top `visible_count`)."""
 
-    def probe_scores(self, user: int, item: int, images: np.ndarray) -> np.ndarray:
-        """Scores of `item` for `user` under each of B candidate images ``(B, H, W, 3)``."""
+    def image(self, item: int) -> np.ndarray:
+        """The item's current public image ``(H, W, 3)`` uint8 (not counted)."""
 
-    def probe_ranks(self, user: int, item: int, images: np.ndarray) -> np.ndarray:
-        """Ranks of `item` for `user` under each candidate image; in ``partial`` 0 = not visible."""
+    def probe_scores(self, users: int | np.ndarray, item: int, images: np.ndarray) -> np.ndarray:
+        """Scores of `item` under each of B candidate images ``(B, H, W, 3)``: ``(B,)`` or ``(U, B)``."""
+
+    def probe_ranks(self, users: int | np.ndarray, item: int, images: np.ndarray) -> np.ndarray:
+        """Ranks of `item` under each candidate image (``partial``: 0 = not visible): ``(B,)`` or ``(U, B)``."""

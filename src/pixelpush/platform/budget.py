@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from pixelpush.errors import BudgetExceededError, ConfigError
@@ -22,8 +23,13 @@ class Budget:
     def __post_init__(self) -> None:
         for name in ("max_uploads", "max_queries"):
             value = getattr(self, name)
-            if value is not None and value < 0:
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ConfigError(f"Budget.{name} must be an integer >= 0 or None, got {type(value).__name__} {value!r}")
+            if value < 0:
                 raise ConfigError(f"Budget.{name} must be >= 0 or None, got {value}")
+            object.__setattr__(self, name, int(value))  # a NumPy integer becomes a plain int
 
 
 class Meter:

@@ -10,7 +10,7 @@ import torch
 from pixelpush.errors import DataError
 from pixelpush.files import write_atomic
 from pixelpush.recommenders.factor import FactorModel
-from pixelpush.recommenders.registry import MODELS, build_model
+from pixelpush.recommenders.registry import RECOMMENDERS, build_model
 
 FORMAT_VERSION = 1
 
@@ -39,7 +39,7 @@ def load(path: str | Path) -> FactorModel:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure to unpickle means a bad file
         raise DataError(f"{path} is not a pixelpush model file: {err}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION or payload.get("kind") not in MODELS:
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION or payload.get("kind") not in RECOMMENDERS:
         raise DataError(f"{path} is not a pixelpush model file (format {FORMAT_VERSION})")
     model = build_model(
         payload["kind"],

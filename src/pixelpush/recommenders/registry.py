@@ -1,7 +1,12 @@
-"""Model classes by name and a constructor that takes a dataset's shapes."""
+"""The recommender registry: model ids -> classes, labels and configs, and one constructor.
+
+Adding a model is its module, its tests (a contract subclass, see ``tests/contracts``) and one
+``RECOMMENDERS.add(...)`` line.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,8 +17,39 @@ from pixelpush.recommenders.bpr import BPR
 from pixelpush.recommenders.deepstyle import DeepStyle
 from pixelpush.recommenders.factor import FactorConfig, FactorModel
 from pixelpush.recommenders.vbpr import VBPR
+from pixelpush.registry import Registry
+from pixelpush.settings import build_settings
 
-MODELS: dict[str, type[FactorModel]] = {"bpr": BPR, "vbpr": VBPR, "deepstyle": DeepStyle}
+__all__ = ["RECOMMENDERS", "RecommenderEntry", "build_model", "model_config"]
+
+
+@dataclass(frozen=True)
+class RecommenderEntry:
+    """What pixelpush knows about one trainable model (``visual``: it reads item features)."""
+
+    id: str
+    cls: type[FactorModel]
+    label: str
+    visual: bool = True
+    needs_categories: bool = False
+
+
+RECOMMENDERS: Registry[RecommenderEntry] = Registry("recommender")
+RECOMMENDERS.add(RecommenderEntry("bpr", BPR, "BPR", visual=False))
+RECOMMENDERS.add(RecommenderEntry("vbpr", VBPR, "VBPR"))
+RECOMMENDERS.add(RecommenderEntry("deepstyle", DeepStyle, "DeepStyle", needs_categories=True))
+
+
+def model_config(kind: str, config: FactorConfig | dict[str, Any] | None, *, where: str | None = None) -> FactorConfig:
+    """The config object of model `kind` from a dict of its fields (checked), an object, or None."""
+    cls = RECOMMENDERS.get(kind).cls
+    if config is None:
+        return cls.config_class()
+    if isinstance(config, dict):
+        return build_settings(cls.config_class, config, where=where or f"{kind} config")
+    if not isinstance(config, cls.config_class):
+        raise ConfigError(f"{kind} needs a {cls.config_class.__name__}, got {type(config).__name__}")
+    return config
 
 
 def build_model(
@@ -30,18 +66,10 @@ def build_model(
 
     `config` may be the model's config object or a dict of its fields.
     """
-    if kind not in MODELS:
-        raise ConfigError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
-    cls = MODELS[kind]
-    if isinstance(config, dict):
-        try:
-            config = cls.config_class(**config)
-        except TypeError as err:
-            raise ConfigError(f"bad {kind} config: {err}") from None
-    elif config is not None and not isinstance(config, cls.config_class):
-        raise ConfigError(f"{kind} needs a {cls.config_class.__name__}, got {type(config).__name__}")
-    if cls is DeepStyle:
+    entry = RECOMMENDERS.get(kind)
+    cfg = model_config(kind, config)
+    if entry.needs_categories:
         if categories is None:
-            raise ConfigError("deepstyle needs item categories")
-        return DeepStyle(n_users, n_items, n_features, config, categories=categories, seed=seed)  # type: ignore[arg-type]
-    return cls(n_users, n_items, n_features, config, seed=seed)  # type: ignore[call-arg]
+            raise ConfigError(f"{kind} needs item categories")
+        return entry.cls(n_users, n_items, n_features, cfg, categories=categories, seed=seed)  # type: ignore[call-arg]
+    return entry.cls(n_users, n_items, n_features, cfg, seed=seed)  # type: ignore[call-arg]

@@ -26,7 +26,7 @@ from pixelpush.errors import ConfigError
 from pixelpush.random import derive_seed
 from pixelpush.recommenders.evaluation import auc_cold_warm, visual_gain
 from pixelpush.recommenders.factor import FactorModel
-from pixelpush.recommenders.registry import MODELS, build_model
+from pixelpush.recommenders.registry import RECOMMENDERS, build_model
 from pixelpush.recommenders.split import Split, leave_one_out
 from pixelpush.recommenders.training import TrainConfig, TrainResult, fit
 from pixelpush.threads import torch_threads
@@ -169,9 +169,9 @@ def _search(
     epochs: int | None,
 ) -> SearchResult:
     grids = DEFAULT_GRIDS if grids is None else grids
-    unknown = sorted(set(grids) - set(MODELS))
+    unknown = sorted(set(grids) - set(RECOMMENDERS.ids()))
     if unknown:
-        raise ConfigError(f"unknown model kinds in the grid: {unknown}; known: {', '.join(MODELS)}")
+        raise ConfigError(f"unknown model kinds in the grid: {unknown}; known: {', '.join(RECOMMENDERS.ids())}")
     if "bpr" not in grids:
         raise ConfigError("the grid must include bpr: visual gains are measured against it")
     feats = torch.as_tensor(np.asarray(features, dtype=np.float32))

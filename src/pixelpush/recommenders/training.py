@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.progress import progress_bar
 from pixelpush.random import torch_generator
 from pixelpush.recommenders.evaluation import auc
 from pixelpush.recommenders.factor import FactorModel
@@ -134,7 +134,7 @@ def fit(
     history: list[tuple[int, float, float]] = []
     bad, opt_seconds, epoch = 0, 0.0, 0
     start = time.perf_counter()
-    bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.kind}", disable=not config.progress, leave=False)
+    bar = progress_bar(range(1, config.epochs + 1), desc=f"train {model.kind}", enabled=config.progress, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from pixelpush.attacks.registry import ATTACKS
 from pixelpush.report.load import ConfigKey, RunData, attack_key
 from pixelpush.report.tables import attack_label, recommender_label, recommender_order
 
@@ -34,7 +35,7 @@ ATTACK_COLORS = {
     "baseline-swap": "#7f7f7f",
     "baseline-blend": "#bcbd22",
 }
-BLACK_BOX = ("bb-score", "bb-rank", "bb-partial")
+BLACK_BOX = tuple(e.id for e in ATTACKS if e.black_box)
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,8 @@ def hr_by_rank_range_figure(run: RunData) -> Rendered:
         return _skip(name, title, "no specific-user BB-Rank pairs in pairs.jsonl")
     n_items = (run.results.get("dataset") or {}).get("n_items")
     if not isinstance(n_items, int) or n_items <= 0:
-        n_items = int(max(float(p.get("rank_before") or 1) for ps in groups.values() for p in ps))
+        ranks = [float(p.get("rank_before") or 1) for ps in groups.values() for p in ps]
+        n_items = int(max((r for r in ranks if math.isfinite(r)), default=1))
     bins = rank_bins(n_items)
     fig, axes = _panels([k[0] for k in groups], ylabel=f"HR@{K}")
     colors = _ramp(len(bins))

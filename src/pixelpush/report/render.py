@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 import pixelpush
 from pixelpush.files import write_atomic
+from pixelpush.outputs import check_output_dir, check_output_file
 from pixelpush.report import page as page_html
 from pixelpush.report.figures import CURVE_FIGURES, Rendered
 from pixelpush.report.images import pair_figures
@@ -75,12 +76,16 @@ def _section(results: dict[str, Any], key: str, title: str) -> str:
 def render_report(run_dir: Path) -> Path:
     """Render ``RUN_DIR/report.html`` and ``RUN_DIR/figures/*.png`` from the run folder alone.
 
-    Needs ``results.json`` (a missing or malformed one raises :class:`pixelpush.errors.DataError`);
+    Needs ``results.json`` (a missing or malformed one, or a field of the wrong type there or in
+    ``pairs.jsonl``, raises :class:`pixelpush.errors.DataError` naming file, line and field);
     ``pairs.jsonl`` and ``images/`` are optional: figures that need them are skipped with a note.
-    Returns the path of the report.
+    Outputs that cannot be written are refused (:class:`~pixelpush.errors.ConfigError`) before
+    anything is written or an old figure removed. Returns the path of the report.
     """
     run = load_run(Path(run_dir))
     fig_dir = run.run_dir / FIGURES_DIR
+    check_output_dir(fig_dir, "report figures folder")  # before anything is written or removed
+    check_output_file(run.run_dir / REPORT_NAME, "report")
     fig_dir.mkdir(exist_ok=True)
     results = run.results
 

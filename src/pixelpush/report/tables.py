@@ -10,35 +10,28 @@ from typing import Any
 
 from rich.table import Table
 
-ATTACK_LABELS = {
-    "wb": "WB",
-    "bb-score": "BB-Score",
-    "bb-rank": "BB-Rank",
-    "bb-partial": "BB-Partial",
-    "baseline-swap": "Swap",
-    "baseline-blend": "Blend",
-}
-RECOMMENDER_LABELS = {"bpr": "BPR", "vbpr": "VBPR", "deepstyle": "DeepStyle"}
-THREAT_ORDER = ("specific-user", "segment", "general")
+from pixelpush.attacks.registry import ATTACKS, THREAT_MODELS
+from pixelpush.recommenders.registry import RECOMMENDERS
+from pixelpush.registry import split_variant
+
+THREAT_ORDER = THREAT_MODELS.ids()
 
 
 def recommender_order(name: str) -> int:
-    """Display position of a recommender (BPR, VBPR, DeepStyle, then others)."""
-    order = list(RECOMMENDER_LABELS)
-    kind, _, label = name.partition(":")
+    """Display position of a recommender (registry order: BPR, VBPR, DeepStyle, then others)."""
+    order = list(RECOMMENDERS.ids())
+    kind, label = split_variant(name)
     return 2 * order.index(kind) + bool(label) if kind in order else 2 * len(order)
 
 
 def attack_label(attack: str) -> str:
-    """Display name of an attack id (``bb-rank`` -> ``BB-Rank``)."""
-    return ATTACK_LABELS.get(attack, attack)
+    """Display name of an attack id (``bb-rank`` -> ``BB-Rank``, ``bb-rank:x`` -> ``BB-Rank (x)``)."""
+    return ATTACKS.label(attack)
 
 
 def recommender_label(name: str) -> str:
     """Display name of a recommender id (``vbpr`` -> ``VBPR``, ``vbpr:x`` -> ``VBPR (x)``)."""
-    kind, _, label = name.partition(":")
-    base = RECOMMENDER_LABELS.get(kind, kind)
-    return f"{base} ({label})" if label else base
+    return RECOMMENDERS.label(name)
 
 
 def _num(value: Any) -> float | None:
@@ -94,7 +87,7 @@ KEY_HEADERS = ("recommender", "attack", "threat model", "d'", "T", "pairs")
 def sorted_attacks(results: dict[str, Any]) -> list[dict[str, Any]]:
     """``results['attacks']`` ordered by threat model, recommender, attack, d'."""
     attacks = [a for a in results.get("attacks", []) if isinstance(a, dict)]
-    attack_order = list(ATTACK_LABELS)
+    attack_order = list(ATTACKS.ids())
 
     def order(entry: dict[str, Any]) -> tuple[int, int, str, int, int]:
         threat = str(entry.get("threat_model", ""))
@@ -104,7 +97,7 @@ def sorted_attacks(results: dict[str, Any]) -> list[dict[str, Any]]:
             THREAT_ORDER.index(threat) if threat in THREAT_ORDER else len(THREAT_ORDER),
             recommender_order(recommender),
             recommender,
-            attack_order.index(attack) if attack in attack_order else len(attack_order),
+            attack_order.index(split_variant(attack)[0]) if attack in ATTACKS else len(attack_order),
             int(entry.get("perturbations") or 0),
         )
 

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the bar's type only: bars come from pixelpush.progress
 
 from pixelpush.data.catalog import ImageStore
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.progress import progress_bar
 from pixelpush.vision.feature_store import FeatureStore
 from pixelpush.vision.image_model import ImageModel
 
@@ -112,7 +113,7 @@ def _chunk_hashes(images: ImageStore, chunk_size: int, progress: bool) -> tuple[
     whole = hashlib.blake2b(digest_size=16)
     whole.update(f"catalog:{n}".encode())
     chunks = []
-    with tqdm(total=n, desc="hashing images", unit="img", disable=not progress, leave=False) as bar:
+    with progress_bar(total=n, desc="hashing images", unit="img", enabled=progress, leave=False) as bar:
         for start in range(0, n, chunk_size):
             part = hashlib.blake2b(digest_size=16)
             stop = min(start + chunk_size, n)
@@ -157,7 +158,7 @@ def extract_features(
     n, dim = len(images), int(model.feature_dim)
     t0 = time.perf_counter()
     if cache_dir is None:
-        with tqdm(total=n, desc=f"features {model.identity}", unit="img", disable=not progress) as bar:
+        with progress_bar(total=n, desc=f"features {model.identity}", unit="img", enabled=progress) as bar:
             out = compute_chunk(model, images, 0, n, batch_size=batch_size, dtype=dtype, bar=bar)
         _log.debug("extracted %d features in %.2f s (no cache)", n, time.perf_counter() - t0)
         return out
@@ -172,7 +173,7 @@ def extract_features(
 
     bounds = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
     computed, reused = 0, set[str]()
-    with tqdm(total=n, desc=f"features {model.identity}", unit="img", disable=not progress) as bar:
+    with progress_bar(total=n, desc=f"features {model.identity}", unit="img", enabled=progress) as bar:
         for chunk_hash, (start, stop) in zip(chunks, bounds, strict=True):
             if store.has_chunk(chunk_hash, stop - start, dim):
                 reused.add(chunk_hash)

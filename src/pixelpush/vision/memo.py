@@ -1,17 +1,23 @@
-"""A small content-addressed memo of image-model features for uploads.
+"""A small content-addressed, compute-only memo of the public image model's features.
 
 The platform and an attacker run the same public image model on the same candidate uploads.
 :class:`FeatureMemo` keys each upload by a hash of its pixels and shape, computes only the
 rows it has not seen (in one batched, forward-only call) and keeps the most recent ones (LRU).
-:meth:`FeatureMemo.put` lets a simulation share features an attacker already computed for
-exactly the same uploads; the values are what the platform would compute itself, so sharing
-them only avoids computing them twice.
+
+Nobody can *write* a row: every row is the memo's own model's output for exactly those pixels.
+That is what lets one simulation share the work safely: the platform scores uploads from it, and
+an attacker may be handed :meth:`FeatureMemo.reader`, a plain function that computes (or looks
+up) public features of its own uploads, so a probe batch the attacker already pushed through the
+public model is not computed a second time when the platform scores it. The reader gives the
+attacker nothing it could not compute with its own copy of the public model; it has no write
+path and returns copies.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -78,14 +84,19 @@ class FeatureMemo:
                 self._store(key, row)
         return torch.stack([found[k] for k in keys])
 
-    def put(self, images: np.ndarray, features: torch.Tensor | np.ndarray) -> None:
-        """Remember `features` ``(B, d)`` as the model's output for `images` ``(B, H, W, 3)``."""
-        _check_batch(images)
-        feats = torch.as_tensor(features).detach().to(device="cpu", dtype=torch.float32)
-        if feats.ndim != 2 or feats.shape[0] != images.shape[0]:
-            raise ValueError(f"features {tuple(feats.shape)} do not match {images.shape[0]} images")
-        for img, row in zip(images, feats, strict=True):
-            self._store(content_key(img), row.clone())
+    def reader(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A compute-only function ``uploads (B, H, W, 3) uint8 -> features (B, d) float32``.
+
+        It shares this memo's rows (computing the missing ones) and returns a fresh array; it
+        holds no attribute through which the memo or its model could be reached or written.
+        """
+        memo = self
+
+        def public_features(images: np.ndarray) -> np.ndarray:
+            """Features ``(B, d)`` float32 of uploads ``(B, H, W, 3)`` uint8 under the public image model."""
+            return memo(images).numpy().copy()
+
+        return public_features
 
     def clear(self) -> None:
         """Forget every row (counters are kept)."""

@@ -1,0 +1,122 @@
+"""The attacker's view: everything a black-box attack may hold, and nothing else.
+
+An :class:`AttackerView` holds
+
+- the platform client (``client``): uploads, user registration and the score/rank oracles of
+  one access level, counted and budgeted;
+- the attacker's *own copy* of the public image model (``image_model``): mutating it changes
+  nothing the platform computes;
+- the users the attacker registered, with the histories it registered them with (its own
+  knowledge), through :meth:`AttackerView.register_user` and :meth:`AttackerView.history`;
+- the seed of the attack's own randomness.
+
+:meth:`AttackerView.features` gives the public model's features of the attacker's own uploads
+(what it could compute with its copy). In one process the campaign may back it by the
+platform's compute-only memo (:meth:`pixelpush.vision.memo.FeatureMemo.reader`), so a probe
+batch is pushed through the model once for both sides; that path can only compute, never write.
+
+Only ``client.upload_image`` and ``client.register_user`` change the platform. The view has no
+attribute leading to the platform, the recommender, the catalog's features or the evaluation
+users (tests walk its attributes to check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from pixelpush.errors import ConfigError, UnknownIdError
+from pixelpush.platform.api import PlatformClient
+from pixelpush.vision.image_model import ImageModel
+
+__all__ = ["AttackerView"]
+
+FeatureFunction = Callable[[np.ndarray], np.ndarray]
+
+
+class AttackerView:
+    """What an attack receives (see the module docstring).
+
+    Args:
+        client: the platform client.
+        image_model: the attacker's own copy of the public image model (not the platform's object).
+        seed: seed of the attack's randomness.
+        features: optional compute-only function ``uploads -> public features`` (see the module
+            docstring); by default the attacker's own model computes them.
+        users: users already registered for this attacker, with their histories (an attack run
+            in its own process receives the ones its threat model registered).
+    """
+
+    __slots__ = ("_client", "_features", "_image_model", "_seed", "_users")
+
+    def __init__(
+        self,
+        client: PlatformClient,
+        image_model: ImageModel,
+        *,
+        seed: int = 0,
+        features: FeatureFunction | None = None,
+        users: dict[int, np.ndarray] | None = None,
+    ) -> None:
+        if not isinstance(image_model, ImageModel):
+            raise ConfigError(f"the attacker's image model must be an ImageModel, got {type(image_model).__name__}")
+        object.__setattr__(self, "_client", client)
+        object.__setattr__(self, "_image_model", image_model)
+        object.__setattr__(self, "_seed", int(seed))
+        object.__setattr__(self, "_features", features)
+        object.__setattr__(self, "_users", {int(u): np.asarray(h, dtype=np.int64).copy() for u, h in (users or {}).items()})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"an attacker view is read-only (tried to set {name!r})")
+
+    def __repr__(self) -> str:
+        return f"AttackerView(client={self._client!r}, image_model={self._image_model.identity!r}, users={len(self._users)})"
+
+    @property
+    def client(self) -> PlatformClient:
+        """The platform client (its access level decides what can be read)."""
+        return self._client
+
+    @property
+    def image_model(self) -> ImageModel:
+        """The attacker's own copy of the public image model."""
+        return self._image_model
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @property
+    def users(self) -> tuple[int, ...]:
+        """The ids of the users this attacker registered, in registration order."""
+        return tuple(self._users)
+
+    def registered(self) -> dict[int, np.ndarray]:
+        """Every registered user with the history it was registered with (copies)."""
+        return {u: h.copy() for u, h in self._users.items()}
+
+    def register_user(self, history: np.ndarray | Sequence[int]) -> int:
+        """Register a user who consumed `history` through the client; remember the history."""
+        h = np.unique(np.asarray(history, dtype=np.int64).reshape(-1))
+        uid = int(self._client.register_user(h))
+        self._users[uid] = h
+        return uid
+
+    def history(self, user: int) -> np.ndarray:
+        """The history the attacker registered `user` with (a copy)."""
+        try:
+            return self._users[int(user)].copy()
+        except KeyError:
+            raise UnknownIdError(f"user {user} was not registered by this attacker") from None
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """Public features ``(B, d)`` float32 of uploads ``(B, H, W, 3)`` uint8 (forward only)."""
+        if self._features is not None:
+            return np.asarray(self._features(images), dtype=np.float32)
+        param = next(self._image_model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        with torch.inference_mode():
+            out = self._image_model(torch.from_numpy(np.ascontiguousarray(images)).to(device))
+        return out.detach().to("cpu", torch.float32).numpy().copy()

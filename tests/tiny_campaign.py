@@ -1,0 +1,52 @@
+"""The tiny real campaign the campaign and report tests share (see ``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY_CAMPAIGN = {
+    "seed": 3,
+    "visible_fraction": 0.1,  # 300 of 3,000 items: BB-Partial gets footholds
+    "dataset": {"name": "fashion", "options": {"upload_size": 32}},
+    "image_model": {"input_size": 32},
+    "training": {"models": ["bpr", "vbpr"], "epochs": 2},
+    "experiments": [
+        {
+            "name": "table",
+            "recommenders": ["vbpr"],
+            "attacks": ["wb", "bb-score", "bb-rank", "bb-partial"],
+            "perturbations": [4, 8],
+            "steps": 3,
+            "pairs": 3,
+            "images_saved": 1,
+        },
+        {
+            "name": "population",
+            "recommenders": ["vbpr"],
+            "attacks": ["bb-rank", "bb-partial"],
+            "threat_models": ["segment", "general"],
+            "perturbations": [8],
+            "steps": 3,
+            "pairs": 2,
+            "n_mock_users": 10,
+            "n_eval_users": 30,
+            "images_saved": 0,
+        },
+        {
+            "name": "baselines",
+            "recommenders": ["vbpr"],
+            "attacks": ["baseline-swap", "baseline-blend"],
+            "blend_epsilons": [0.05, 0.1],
+            "steps": 1,
+            "pairs": 2,
+            "images_saved": 0,
+        },
+    ],
+}
+
+
+def tiny_config(cache: Path, **overrides):
+    """The tiny campaign's config with its feature cache in `cache` (top-level keys overridable)."""
+    from pixelpush.evaluation.config import parse_config
+
+    return parse_config({**TINY_CAMPAIGN, "cache_dir": str(cache), **overrides})
