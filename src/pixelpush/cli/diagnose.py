@@ -48,13 +48,15 @@ def _print(result: dict[str, Any]) -> None:
         console.print(table)
     if "models" in result:
         table = Table(title=f"{result['dataset']}: test AUC (cold = < {result['regime']['cold_below']} training interactions)")
-        for col in ("model", "options", "val AUC", "AUC", "cold", "warm", "gain", "gain cold", "gain warm"):
-            table.add_column(col, justify="left" if col in ("model", "options") else "right")
+        for col in ("model", "val AUC", "AUC", "cold (pairs)", "warm (pairs)", "gain", "gain cold", "gain warm"):
+            table.add_column(col, justify="left" if col == "model" else "right")
         for kind, m in result["models"].items():
             gains = [f"{m[k]:+.1%}" if k in m and not math.isnan(m[k]) else "-" for k in ("visual_gain", "visual_gain_cold", "visual_gain_warm")]
-            table.add_row(kind, _fmt(m["options"]) or "defaults", f"{m['val_auc']:.4f}", f"{m['auc']:.4f}",
+            table.add_row(kind, f"{m['val_auc']:.4f}", f"{m['auc']:.4f}",
                           f"{m['auc_cold']:.4f} ({m['n_cold']})", f"{m['auc_warm']:.4f} ({m['n_warm']})", *gains)
         console.print(table)
+        for kind, m in result["models"].items():
+            console.print(f"{kind} options: {_fmt(m['options']) or 'defaults'}", highlight=False)
     if "lambda_visual" in result:
         table = Table(title=f"{result['dataset']}: VBPR over its visual penalty")
         for col in ("lambda_visual", "val AUC", "test AUC", "gain"):
