@@ -8,6 +8,7 @@ import torch
 from conftest import LinearIC, LinearVisualRec, RandomSignAttack, TanhVisualRec, attack_context, make_world, true_rank
 
 from pixelpush.attacks import BlackBoxAttack, WhiteBoxAttack, sign_step
+from pixelpush.attacks.prior import PriorPartial, PriorProbeRank, PriorRank
 from pixelpush.errors import ConfigError
 from pixelpush.platform.budget import Budget
 
@@ -43,8 +44,11 @@ def test_sign_step_clips() -> None:
         (lambda: WhiteBoxAttack(steps=8), "score"),
         (lambda: BlackBoxAttack(oracle="score", perturbations=8, steps=8), "score"),
         (lambda: BlackBoxAttack(oracle="rank", perturbations=8, steps=8), "rank"),
+        (lambda: PriorRank(steps=8), "rank"),
+        (lambda: PriorPartial(steps=8), "partial"),
+        (lambda: PriorProbeRank(perturbations=8, steps=8), "rank"),
     ],
-    ids=["wb", "bb-score", "bb-rank"],
+    ids=["wb", "bb-score", "bb-rank", "prior-rank", "prior-partial", "prior-probe-rank"],
 )
 def test_attacks_beat_random_sign_steps_on_a_foreign_recommender_within_budget(make, access) -> None:
     """TanhVisualRec and TinyConvNet live only in the tests: the attack code has never seen them.
@@ -57,13 +61,14 @@ def test_attacks_beat_random_sign_steps_on_a_foreign_recommender_within_budget(m
     for seed in range(10):
         finals = []
         for attack in (make(), RandomSignAttack(steps=8)):
-            world = make_world(seed=seed, rec_cls=TanhVisualRec, budget=Budget(max_uploads=8 * 17 + 1, max_queries=8 * 17 + 10))
+            world = make_world(seed=seed, rec_cls=TanhVisualRec, visible_fraction=0.1,
+                               budget=Budget(max_uploads=8 * 17 + 1, max_queries=8 * 17 + 10))
             ctx = attack_context(world, access, seed=seed, white_box=isinstance(attack, WhiteBoxAttack))
             user = ctx.targeting.user
             before = true_rank(world, user, ctx.item)
             result = attack.run(ctx)
             assert result.stopped == "completed" and result.steps == 8
-            if isinstance(attack, BlackBoxAttack):
+            if type(attack) is BlackBoxAttack:
                 informative = result.steps - result.uninformative_steps
                 assert result.uploads == result.steps * attack.perturbations + informative
                 assert result.queries == result.steps * (attack.perturbations + 1)

@@ -193,7 +193,7 @@ def test_more_pairs_resume_the_matching_units_and_run_only_the_new_ones(small_ru
     shutil.copytree(small_run[0], out)
     ran = []
     real = campaign_module.run_unit
-    monkeypatch.setattr(campaign_module, "run_unit", lambda ctx, spec, d: ran.append(spec.unit_id) or real(ctx, spec, d))
+    monkeypatch.setattr(campaign_module, "run_unit", lambda ctx, spec, d, **kw: ran.append(spec.unit_id) or real(ctx, spec, d, **kw))
     results = run_campaign(_small_config(feature_cache, pairs=3), out, progress=False)
     assert sorted(ran) == ["t/vbpr/bb-rank/specific-user/d4/0002", "t/vbpr/wb/specific-user/d0/0002"]
     assert all(a["pairs"] == 3 for a in results["attacks"])
@@ -228,3 +228,24 @@ def test_run_folder_that_is_a_file_is_a_config_error(feature_cache, tmp_path):
     path.write_text("x")
     with pytest.raises(ConfigError, match="not a folder"):
         run_campaign(_small_config(feature_cache), path, progress=False)
+
+
+def test_attacks_in_their_own_process_give_the_same_results(small_run, feature_cache, tmp_path):
+    """isolation = "process": the attack runs in a child that reaches the platform only by messages."""
+    out = tmp_path / "isolated"
+    results = run_campaign(_small_config(feature_cache).model_copy(update={"isolation": "process"}), out, progress=False)
+    expected = json.loads(json.dumps(small_run[1]))
+    expected["config"]["isolation"] = "process"
+    assert json.loads(json.dumps(results)) == expected
+
+
+def test_a_pairs_line_that_is_not_a_record_is_skipped_and_its_unit_rerun(small_run, feature_cache, tmp_path, caplog):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(small_run[0], out)
+    lines = (out / "pairs.jsonl").read_text().splitlines()
+    (out / "pairs.jsonl").write_text("\n".join(['[1, 2]', '{"x": 1}', *lines[1:]]) + "\n")
+    results = run_campaign(_small_config(feature_cache), out, progress=False)
+    assert "not a pair record" in caplog.text
+    assert results == small_run[1]

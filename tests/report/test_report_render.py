@@ -171,7 +171,7 @@ def test_rerendering_drops_figures_that_are_now_skipped(fresh_run: Path, rendere
     (fresh_run / "pairs.jsonl").unlink()
     render_report(fresh_run)
     left = {p.stem for p in (fresh_run / "figures").glob("*.png")}
-    assert left == {"hr_by_attack", "hr_by_perturbations", "ssim_by_step"}
+    assert left == {"hr_by_attack", "hr_by_perturbations", "hr_by_uploads", "ssim_by_step"}
 
 
 def test_nulls_and_missing_fields_do_not_crash(tmp_path: Path) -> None:

@@ -224,38 +224,42 @@ def _overwrite_in_place(path: Path, offset_from_end: int = 4) -> None:
         fh.write(bytes(b ^ 0xFF for b in old))
 
 
-def test_values_overwritten_in_place_in_the_assembled_array_are_caught(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def _recompute_after(tmp_path: Path, damage, caplog: pytest.LogCaptureFixture) -> tuple[TinyModel, np.ndarray, np.ndarray]:
+    """Fill a cache, `damage(store, assembled_path)` it, extract again: (model, expected, again)."""
     images = SyntheticImages(30)
     first = extract_features(TinyModel(), images, cache_dir=tmp_path, chunk_size=8, progress=False)
     expected, path = np.array(first), Path(first.filename)
     del first
-    size = path.stat().st_size
-    _overwrite_in_place(path)
-    assert path.stat().st_size == size
+    damage(FeatureStore(tmp_path, TinyModel().identity, "float32"), path)
     model = TinyModel()
     with caplog.at_level(logging.INFO, logger="pixelpush"):
         again = extract_features(model, images, cache_dir=tmp_path, chunk_size=8, progress=False)
     assert "do not match the digest" in caplog.text
+    return model, expected, np.asarray(again)
+
+
+def test_values_overwritten_in_place_in_the_assembled_array_are_caught(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    def damage(store: FeatureStore, path: Path) -> None:
+        size = path.stat().st_size
+        _overwrite_in_place(path)
+        assert path.stat().st_size == size
+
+    model, expected, again = _recompute_after(tmp_path, damage, caplog)
     assert model.images_seen == 0  # the chunks were intact: reassembled from them
     assert "0 chunks computed, 4 reused" in caplog.text
-    np.testing.assert_array_equal(np.asarray(again), expected)
+    np.testing.assert_array_equal(again, expected)
 
 
 def test_values_overwritten_in_place_in_a_chunk_are_recomputed_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    images = SyntheticImages(30)
-    expected = np.array(extract_features(TinyModel(), images, cache_dir=tmp_path, chunk_size=8, progress=False))
-    store = FeatureStore(tmp_path, TinyModel().identity, "float32")
-    for p in store.root.glob("*.npy"):  # drop the assembled array so the chunks are read
-        p.unlink()
-    full = [c for c in sorted(store.chunk_dir.glob("*.npy")) if np.load(c).shape[0] == 8]
-    _overwrite_in_place(full[0])
-    model = TinyModel()
-    with caplog.at_level(logging.INFO, logger="pixelpush"):
-        again = extract_features(model, images, cache_dir=tmp_path, chunk_size=8, progress=False)
-    assert "do not match the digest" in caplog.text
+    def damage(store: FeatureStore, path: Path) -> None:
+        path.unlink()  # drop the assembled array so the chunks are read
+        full = [c for c in sorted(store.chunk_dir.glob("*.npy")) if np.load(c).shape[0] == 8]
+        _overwrite_in_place(full[0])
+
+    model, expected, again = _recompute_after(tmp_path, damage, caplog)
     assert model.images_seen == 8
     assert "1 chunks computed, 3 reused" in caplog.text
-    np.testing.assert_array_equal(np.asarray(again), expected)
+    np.testing.assert_array_equal(again, expected)
 
 
 def test_float16_cache_is_half_size_and_close(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from pixelpush.errors import BudgetExceededError, ConfigError
+from pixelpush.attacks.distortion import DistortionBound
 from pixelpush.attacks.view import AttackerView
 from pixelpush.platform.api import Access, PlatformClient
 from pixelpush.vision.image_model import ImageModel
@@ -281,18 +282,33 @@ class _SignState:
 
 
 class GradientSignAttack(Attack):
-    """``p ← clip(p + ε·sign(g), 0, 255)`` with `g` from the hook :meth:`gradient`.
+    """``p ← clip(p + ε·sign(g), 0, 255)`` with `g` from the hook :meth:`gradient`, within a
+    distortion bound (:mod:`pixelpush.attacks.distortion`; off by default, as in the paper).
 
     Args:
         epsilon: the step in intensity levels (the paper: 1).
         steps: the number of steps (the paper: at most 20).
+        ssim_floor: keep SSIM(original, upload) at least this (None: no floor).
+        max_linf: keep every pixel within this many levels of the original (None: no limit).
+        mask_threshold: change only pixels whose neighbourhood in the original has at least this
+            local standard deviation, in levels (0: every pixel).
     """
 
-    def __init__(self, *, epsilon: int = 1, steps: int = 20) -> None:
+    def __init__(
+        self,
+        *,
+        epsilon: int = 1,
+        steps: int = 20,
+        ssim_floor: float | None = None,
+        max_linf: int | None = None,
+        mask_threshold: float = 0.0,
+    ) -> None:
         super().__init__(steps=steps)
         if int(epsilon) != epsilon or not 1 <= epsilon <= 255:
             raise ConfigError(f"epsilon must be an integer number of intensity levels in 1..255, got {epsilon}")
         self.epsilon = int(epsilon)
+        self.bound = DistortionBound(ssim_floor=ssim_floor, max_linf=max_linf, mask_threshold=float(mask_threshold))
+        self.ssim_floor, self.max_linf, self.mask_threshold = ssim_floor, max_linf, float(mask_threshold)
 
     def begin(self, ctx: AttackContext) -> Any:
         return _SignState(ctx=ctx, image=ctx.image.copy())
@@ -312,13 +328,19 @@ class GradientSignAttack(Attack):
         est = self.gradient(state, user)
         previous = state.image
         uploaded = not est.uninformative and est.pixel is not None
+        info = dict(est.info)
         if uploaded:
             image = sign_step(previous, est.pixel, self.epsilon)
+            if self.bound.active:
+                image = self.bound.project(ctx.image, previous, image, est.pixel)
+                if np.array_equal(image, previous):  # the bound leaves no room: nothing to upload
+                    uploaded, info["bounded"] = False, True
+        if uploaded:
             self.before_upload(state, image)
             client.upload_image(ctx.item, image)
             state.image = image
         else:
-            _log.debug("step %d: no information for user %s; nothing uploaded", t, user)
+            _log.debug("step %d: no information or no room for user %s; nothing uploaded", t, user)
         return StepRecord(
             step=t,
             user=user,
@@ -333,5 +355,5 @@ class GradientSignAttack(Attack):
             feature_gradient=est.feature,
             pixel_gradient=est.pixel,
             attacked_user=est.attacked_user if est.attacked_user is not None else user,
-            info=dict(est.info),
+            info=info,
         )

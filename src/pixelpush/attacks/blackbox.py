@@ -21,19 +21,16 @@ does not push the same probes through the model a second time when it scores the
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from scipy.special import ndtri
 
-from pixelpush.attacks.base import AttackContext, GradientEstimate, GradientSignAttack
+from pixelpush.attacks.base import GradientEstimate
 from pixelpush.attacks.estimators import FeatureGradientEstimator, MinNormLeastSquares
+from pixelpush.attacks.feature_gradient import FeatureAttackState, FeatureGradientAttack
 from pixelpush.errors import ConfigError
 from pixelpush.platform.api import PlatformClient
-from pixelpush.random import numpy_rng
-from pixelpush.vision.image_model import ImageModel
 
 __all__ = ["BlackBoxAttack", "ranks_to_scores"]
 
@@ -60,23 +57,7 @@ def ranks_to_scores(ranks: np.ndarray, n_items: int, mapping: RankToScore = "uni
     raise ConfigError(f"unknown rank_to_score {mapping!r}; expected 'uniform' or 'probit'")
 
 
-@dataclass
-class _BlackBoxState:
-    ctx: AttackContext
-    image: np.ndarray
-    model: ImageModel
-    device: torch.device
-    rng: np.random.Generator
-    pixels: torch.Tensor | None = None
-    """The current upload as a leaf tensor ``(1, H, W, 3)`` requiring grad."""
-    features: torch.Tensor | None = None
-    """Its features ``(1, d)`` with the graph kept for the vector-Jacobian product."""
-    current: np.ndarray | None = None
-    """The current upload's public features ``(d,)`` float64 (``view.features``)."""
-    extra: Any = None
-
-
-class BlackBoxAttack(GradientSignAttack):
+class BlackBoxAttack(FeatureGradientAttack):
     """BB-Score (``oracle="score"``) and BB-Rank (``oracle="rank"``).
 
     Reads only the attacker's view (client, its own image model copy, its users); never a model.
@@ -89,6 +70,7 @@ class BlackBoxAttack(GradientSignAttack):
         rank_to_score: ``"uniform"`` (``1 − r/N``, the paper) or ``"probit"``.
         epsilon: the step in intensity levels.
         steps: the number of steps.
+        ssim_floor, max_linf, mask_threshold: the distortion bound (see :class:`GradientSignAttack`).
     """
 
     def __init__(
@@ -101,8 +83,11 @@ class BlackBoxAttack(GradientSignAttack):
         rank_to_score: RankToScore = "uniform",
         epsilon: int = 1,
         steps: int = 20,
+        ssim_floor: float | None = None,
+        max_linf: int | None = None,
+        mask_threshold: float = 0.0,
     ) -> None:
-        super().__init__(epsilon=epsilon, steps=steps)
+        super().__init__(epsilon=epsilon, steps=steps, ssim_floor=ssim_floor, max_linf=max_linf, mask_threshold=mask_threshold)
         if oracle not in ("score", "rank"):
             raise ConfigError(f"oracle must be 'score' or 'rank', got {oracle!r}")
         if int(perturbations) != perturbations or perturbations < 1:
@@ -121,58 +106,9 @@ class BlackBoxAttack(GradientSignAttack):
     def accesses(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("score",) if self.oracle == "score" else ("score", "rank")
 
-    # -- set-up -------------------------------------------------------------------------------
-    def validate(self, ctx: AttackContext) -> None:
-        super().validate(ctx)
-        if ctx.image_model is None:
-            raise ConfigError(f"{type(self).__name__} needs the public image model (ctx.image_model)")
-
-    def begin(self, ctx: AttackContext) -> _BlackBoxState:
-        model = ctx.image_model
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        state = _BlackBoxState(
-            ctx=ctx,
-            image=ctx.image.copy(),
-            model=model,
-            device=device,
-            rng=numpy_rng(ctx.seed, "attack", self.rng_key, ctx.item),
-        )
-        self._track(state, state.image)
-        return state
-
-    # -- the image model ----------------------------------------------------------------------
-    def _track(self, state: _BlackBoxState, image: np.ndarray) -> None:
-        """Forward `image` with a graph on the attacker's model copy (for the next VJP)."""
-        pixels = torch.from_numpy(image[None].astype(np.float32)).to(state.device).requires_grad_(True)
-        state.pixels, state.features = pixels, state.model(pixels)
-        state.current = None
-
-    def _current_features(self, state: _BlackBoxState) -> np.ndarray:
-        if state.current is None:
-            state.current = state.ctx.view.features(state.image[None])[0].astype(np.float64)
-        return state.current
-
-    def _vjp(self, state: _BlackBoxState, x: np.ndarray) -> np.ndarray:
-        """``∂(x·f(p))/∂p`` by one backward through the graph kept from the last forward."""
-        if state.features is None:
-            self._track(state, state.image)
-        assert state.features is not None and state.pixels is not None
-        weights = torch.from_numpy(np.asarray(x, dtype=np.float32)).to(state.device)[None]
-        (grad,) = torch.autograd.grad(state.features, state.pixels, grad_outputs=weights)
-        state.features = state.pixels = None  # the graph is freed
-        return grad[0].cpu().numpy()
-
-    def perturb(self, state: _BlackBoxState) -> tuple[np.ndarray, np.ndarray]:
+    def perturb(self, state: FeatureAttackState) -> tuple[np.ndarray, np.ndarray]:
         """Draw d' perturbations of the current upload and return them with ΔF ``(d', d)``."""
-        image = state.image
-        noise = state.rng.integers(-self.radius, self.radius + 1, size=(self.perturbations, *image.shape), dtype=np.int16)
-        noise += image.astype(np.int16)
-        np.clip(noise, 0, 255, out=noise)  # in place: an allocating clip costs 3x the draw
-        batch = noise.astype(np.uint8)
-        feats = state.ctx.view.features(batch)
-        delta_f = feats.astype(np.float64) - self._current_features(state)[None]
-        return batch, delta_f
+        return self.draw_perturbations(state, self.perturbations, self.radius)
 
     # -- the oracle ---------------------------------------------------------------------------
     def probe(
@@ -203,7 +139,7 @@ class BlackBoxAttack(GradientSignAttack):
         return np.where(ranks <= 0, client.visible_count + 1, ranks)
 
     # -- the step -----------------------------------------------------------------------------
-    def estimate(self, state: _BlackBoxState, delta_f: np.ndarray, delta_s: np.ndarray, info: dict[str, Any], attacked: int | None = None) -> GradientEstimate:
+    def estimate(self, state: FeatureAttackState, delta_f: np.ndarray, delta_s: np.ndarray, info: dict[str, Any], attacked: int | None = None) -> GradientEstimate:
         """Solve for ∂s/∂f and pull it back to the pixels, or flag the step uninformative."""
         info = {**info, "distinct": int(np.unique(delta_s).size), "changed": int(np.count_nonzero(delta_s))}
         x = self.estimator.estimate(delta_f, delta_s)
@@ -212,13 +148,10 @@ class BlackBoxAttack(GradientSignAttack):
         pixel = self._vjp(state, x)
         return GradientEstimate(pixel=pixel, feature=x, attacked_user=attacked, info=info)
 
-    def gradient(self, state: _BlackBoxState, user: int) -> GradientEstimate:
+    def gradient(self, state: FeatureAttackState, user: int) -> GradientEstimate:
         batch, delta_f = self.perturb(state)
         delta_s, info = self.probe(state.ctx.client, user, state.ctx.item, batch)
         return self.estimate(state, delta_f, delta_s, info)
-
-    def before_upload(self, state: _BlackBoxState, image: np.ndarray) -> None:
-        self._track(state, image)
 
     @property
     def rng_key(self) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from pixelpush.errors import PixelpushError
+from pixelpush.platform.client import ClientMethods
 
 __all__ = ["IsolatedRunner", "RemoteClient"]
 
@@ -43,53 +44,27 @@ class AttackProcessError(PixelpushError, RuntimeError):
     """The attack's process failed (its traceback is in the message)."""
 
 
-class RemoteClient:
-    """A platform client whose every call is answered by the parent process (see the module doc)."""
+class RemoteClient(ClientMethods):
+    """A platform client whose every call is answered by the parent process (see the module doc).
+
+    Read-only like :class:`~pixelpush.platform.client.Client`; the parent enforces the access
+    level in any case (it answers from the real client). Facts (access, sizes) are answered here.
+    """
+
+    __slots__ = ("_conn", "_facts")
 
     def __init__(self, conn: Connection, facts: dict[str, Any]) -> None:
-        self._conn = conn
-        self.access = facts["access"]
-        self.n_items = int(facts["n_items"])
-        self.visible_count = int(facts["visible_count"])
+        object.__setattr__(self, "_conn", conn)
+        object.__setattr__(self, "_facts", dict(facts))
 
     def _call(self, op: str, *args: Any) -> Any:
+        if op == "fact":
+            return self._facts[args[0]]
         self._conn.send(("call", op, args))
         kind, payload = self._conn.recv()
         if kind == "error":
             raise payload
         return payload
-
-    @property
-    def uploads(self) -> int:
-        return self._call("uploads")
-
-    @property
-    def queries(self) -> int:
-        return self._call("queries")
-
-    def image(self, item: int) -> np.ndarray:
-        return self._call("image", item)
-
-    def upload_image(self, item: int, image: np.ndarray) -> None:
-        self._call("upload_image", item, image)
-
-    def register_user(self, history: np.ndarray | list[int]) -> int:
-        return self._call("register_user", history)
-
-    def scores(self, user: int, items: np.ndarray | list[int]) -> np.ndarray:
-        return self._call("scores", user, items)
-
-    def rank(self, users: int | np.ndarray, item: int) -> np.ndarray:
-        return self._call("rank", users, item)
-
-    def ranking(self, user: int) -> np.ndarray:
-        return self._call("ranking", user)
-
-    def probe_scores(self, users: int | np.ndarray, item: int, images: np.ndarray) -> np.ndarray:
-        return self._call("probe_scores", users, item, images)
-
-    def probe_ranks(self, users: int | np.ndarray, item: int, images: np.ndarray) -> np.ndarray:
-        return self._call("probe_ranks", users, item, images)
 
 
 @dataclass
@@ -106,6 +81,8 @@ class _Job:
     image: np.ndarray
     targeting: Any
     popular_image: np.ndarray | None
+    catalog_key: str = ""
+    catalog: np.ndarray | None = None  # public catalog features; None when the child has them already
     probe: Callable[[], Any] | None = None  # tests: a function run in the child after the attack
 
 
@@ -120,6 +97,7 @@ def _child(conn: Connection) -> None:
     import_torchvision()  # before unpickling a model built on torchvision's classes
     torch.set_num_threads(1)  # as the campaign's units: the same kernels, the same numbers
     models: dict[str, Any] = {}
+    catalogs: dict[str, np.ndarray] = {}
     while True:
         message = conn.recv()
         if message is None:
@@ -129,7 +107,10 @@ def _child(conn: Connection) -> None:
             if job.model is not None:
                 models = {job.model_key: job.model}  # one model kept: the latest identity
             model = models[job.model_key]
-            view = AttackerView(RemoteClient(conn, job.facts), model, seed=job.seed, users=job.users)
+            if job.catalog is not None:
+                catalogs = {job.catalog_key: job.catalog}
+            catalog = catalogs.get(job.catalog_key) if job.catalog_key else None
+            view = AttackerView(RemoteClient(conn, job.facts), model, seed=job.seed, users=job.users, catalog=catalog)
             ctx = AttackContext(view=view, item=job.item, image=job.image, targeting=job.targeting, popular_image=job.popular_image)
 
             def on_step(record: Any) -> None:
@@ -164,6 +145,7 @@ class IsolatedRunner:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._model_key: str | None = None
+        self._catalog_key: str | None = None
 
     def __enter__(self) -> IsolatedRunner:
         return self
@@ -178,7 +160,7 @@ class IsolatedRunner:
             self._process = ctx.Process(target=_child, args=(child,), daemon=True, name="pixelpush-attacker")
             self._process.start()
             child.close()
-            self._conn, self._model_key = parent, None
+            self._conn, self._model_key, self._catalog_key = parent, None, None
         return self._conn
 
     def close(self) -> None:
@@ -210,21 +192,28 @@ class IsolatedRunner:
         popular_image: np.ndarray | None = None,
         on_step: Callable[[Any], None] | None = None,
         probe: Callable[[], Any] | None = None,
+        catalog: np.ndarray | None = None,
+        catalog_key: str = "",
     ) -> Any:
         """Run `attack` in the child against `client` (the real one, here); return its AttackResult.
 
         `image_model` is the public model the attacker copies (sent once per `model_key`),
         `users` the users already registered for the attacker (by the threat model), with their
-        histories. `probe`, for tests, runs in the child after the attack; ``run`` then returns
-        ``(result, probe's value)``.
+        histories. `catalog` (the public catalog features, sent once per `catalog_key`) saves the
+        child computing them from the catalog's images. `probe`, for tests, runs in the child
+        after the attack; ``run`` then returns ``(result, probe's value)``.
         """
         conn = self._start()
         send_model = self._model_key != model_key
         facts = {"access": client.access, "n_items": client.n_items, "visible_count": client.visible_count}
+        send_catalog = catalog is not None and catalog_key and self._catalog_key != catalog_key
         job = _Job(attack, model_key, image_model if send_model else None, int(seed), dict(users), facts, int(item),
-                   np.asarray(image), targeting, popular_image, probe)
+                   np.asarray(image), targeting, popular_image, catalog_key if catalog is not None else "",
+                   np.asarray(catalog) if send_catalog else None, probe)
         conn.send(job)
         self._model_key = model_key
+        if send_catalog:
+            self._catalog_key = catalog_key
         while True:
             kind, *payload = conn.recv()
             if kind == "call":

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pixelpush.attacks.base import AttackContext, GradientEstimate
-from pixelpush.attacks.blackbox import BlackBoxAttack, RankToScore, _BlackBoxState
+from pixelpush.attacks.blackbox import BlackBoxAttack, RankToScore
+from pixelpush.attacks.feature_gradient import FeatureAttackState
 from pixelpush.attacks.estimators import FeatureGradientEstimator
 from pixelpush.errors import ConfigError
 
@@ -91,6 +92,9 @@ class PartialRankingAttack(BlackBoxAttack):
         candidates: int = 3,
         epsilon: int = 1,
         steps: int = 20,
+        ssim_floor: float | None = None,
+        max_linf: int | None = None,
+        mask_threshold: float = 0.0,
     ) -> None:
         super().__init__(
             oracle="rank",
@@ -100,6 +104,9 @@ class PartialRankingAttack(BlackBoxAttack):
             rank_to_score=rank_to_score,
             epsilon=epsilon,
             steps=steps,
+            ssim_floor=ssim_floor,
+            max_linf=max_linf,
+            mask_threshold=mask_threshold,
         )
         if int(candidates) != candidates or candidates < 1:
             raise ConfigError(f"candidates must be a positive integer, got {candidates}")
@@ -119,16 +126,16 @@ class PartialRankingAttack(BlackBoxAttack):
     def rng_key(self) -> str:
         return "bb-partial"
 
-    def begin(self, ctx: AttackContext) -> _BlackBoxState:
+    def begin(self, ctx: AttackContext) -> FeatureAttackState:
         state = super().begin(ctx)
         state.extra = _PartialState()
         return state
 
-    def _visible(self, state: _BlackBoxState, user: int) -> int:
+    def _visible(self, state: FeatureAttackState, user: int) -> int:
         """The pushed item's rank for `user`, 0 when not visible (1 query)."""
         return int(np.asarray(state.ctx.client.rank(user, state.ctx.item)).reshape(-1)[0])
 
-    def _surrogate(self, state: _BlackBoxState, user: int) -> _Surrogate | None:
+    def _surrogate(self, state: FeatureAttackState, user: int) -> _Surrogate | None:
         """The current surrogate for `user`, registering the next candidate's users if needed."""
         extra: _PartialState = state.extra
         view, item = state.ctx.view, state.ctx.item
@@ -152,7 +159,7 @@ class PartialRankingAttack(BlackBoxAttack):
             _log.debug("no usable surrogate item for user %d after %d candidates", user, search.tried)
         return search.current
 
-    def gradient(self, state: _BlackBoxState, user: int) -> GradientEstimate:
+    def gradient(self, state: FeatureAttackState, user: int) -> GradientEstimate:
         client, item = state.ctx.client, state.ctx.item
         if self._visible(state, user) > 0:
             batch, delta_f = self.perturb(state)

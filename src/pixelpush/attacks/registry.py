@@ -14,6 +14,7 @@ from pixelpush.attacks.base import Attack
 from pixelpush.attacks.baselines import PopularBlend, PopularSwap
 from pixelpush.attacks.blackbox import BBRank, BBScore
 from pixelpush.attacks.partial import PartialRankingAttack
+from pixelpush.attacks.prior import PriorPartial, PriorProbePartial, PriorProbeRank, PriorProbeScore, PriorRank, PriorScore
 from pixelpush.attacks.threat_models import GeneralPopulation, Segment, SpecificUser, ThreatModel
 from pixelpush.attacks.whitebox import WhiteBoxAttack
 from pixelpush.errors import ConfigError
@@ -66,6 +67,12 @@ ATTACKS.add(AttackEntry("bb-rank", BBRank, "rank", "BB-Rank", black_box=True, sw
 ATTACKS.add(
     AttackEntry("bb-partial", PartialRankingAttack, "partial", "BB-Partial", black_box=True, sweep=("perturbations", "perturbations"))
 )
+ATTACKS.add(AttackEntry("prior-score", PriorScore, "score", "Prior-Score", black_box=True))
+ATTACKS.add(AttackEntry("prior-rank", PriorRank, "rank", "Prior-Rank", black_box=True))
+ATTACKS.add(AttackEntry("prior-partial", PriorPartial, "partial", "Prior-Partial", black_box=True))
+ATTACKS.add(AttackEntry("prior-probe-score", PriorProbeScore, "score", "PriorProbe-Score", black_box=True))
+ATTACKS.add(AttackEntry("prior-probe-rank", PriorProbeRank, "rank", "PriorProbe-Rank", black_box=True))
+ATTACKS.add(AttackEntry("prior-probe-partial", PriorProbePartial, "partial", "PriorProbe-Partial", black_box=True))
 ATTACKS.add(AttackEntry("baseline-swap", PopularSwap, "rank", "Swap", popular_image=True))
 ATTACKS.add(AttackEntry("baseline-blend", PopularBlend, "rank", "Blend", popular_image=True, sweep=("blend_epsilons", "epsilon")))
 

@@ -11,7 +11,10 @@ An :class:`AttackerView` holds
 - the seed of the attack's own randomness.
 
 :meth:`AttackerView.features` gives the public model's features of the attacker's own uploads
-(what it could compute with its copy). In one process the campaign may back it by the
+(what it could compute with its copy). :meth:`AttackerView.catalog_features` gives the public
+model's features of every catalog item's public product image (any visitor sees the images;
+the attacker computes their features once, offline): a campaign may hand over the ones its
+feature extraction computed with the same public model, as a read-only copy. In one process the campaign may back it by the
 platform's compute-only memo (:meth:`pixelpush.vision.memo.FeatureMemo.reader`), so a probe
 batch is pushed through the model once for both sides; that path can only compute, never write.
 
@@ -47,9 +50,11 @@ class AttackerView:
             docstring); by default the attacker's own model computes them.
         users: users already registered for this attacker, with their histories (an attack run
             in its own process receives the ones its threat model registered).
+        catalog: the public features ``(N, d)`` of the catalog's public images, if computed
+            already (otherwise :meth:`catalog_features` computes them through the client's images).
     """
 
-    __slots__ = ("_client", "_features", "_image_model", "_seed", "_users")
+    __slots__ = ("_catalog", "_client", "_features", "_image_model", "_seed", "_users")
 
     def __init__(
         self,
@@ -59,6 +64,7 @@ class AttackerView:
         seed: int = 0,
         features: FeatureFunction | None = None,
         users: dict[int, np.ndarray] | None = None,
+        catalog: np.ndarray | None = None,
     ) -> None:
         if not isinstance(image_model, ImageModel):
             raise ConfigError(f"the attacker's image model must be an ImageModel, got {type(image_model).__name__}")
@@ -67,6 +73,7 @@ class AttackerView:
         object.__setattr__(self, "_seed", int(seed))
         object.__setattr__(self, "_features", features)
         object.__setattr__(self, "_users", {int(u): np.asarray(h, dtype=np.int64).copy() for u, h in (users or {}).items()})
+        object.__setattr__(self, "_catalog", _read_only(catalog) if catalog is not None else None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"an attacker view is read-only (tried to set {name!r})")
@@ -111,6 +118,19 @@ class AttackerView:
         except KeyError:
             raise UnknownIdError(f"user {user} was not registered by this attacker") from None
 
+    def catalog_features(self, *, batch: int = 64) -> np.ndarray:
+        """Public features ``(N, d)`` of every catalog item's public image (read-only; computed once)."""
+        if self._catalog is None:
+            client, rows = self._client, []
+            for start in range(0, client.n_items, batch):
+                images = [client.image(i) for i in range(start, min(start + batch, client.n_items))]
+                if len({im.shape for im in images}) == 1:
+                    rows.append(self.features(np.stack(images)))
+                else:
+                    rows.extend(self.features(im[None]) for im in images)
+            object.__setattr__(self, "_catalog", _read_only(np.concatenate(rows)))
+        return self._catalog
+
     def features(self, images: np.ndarray) -> np.ndarray:
         """Public features ``(B, d)`` float32 of uploads ``(B, H, W, 3)`` uint8 (forward only)."""
         if self._features is not None:
@@ -120,3 +140,9 @@ class AttackerView:
         with torch.inference_mode():
             out = self._image_model(torch.from_numpy(np.ascontiguousarray(images)).to(device))
         return out.detach().to("cpu", torch.float32).numpy().copy()
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    out = np.array(array, dtype=np.float32)  # a private copy
+    out.flags.writeable = False
+    return out

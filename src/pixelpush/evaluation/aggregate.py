@@ -10,6 +10,39 @@ import numpy as np
 from pixelpush.evaluation.metrics import HR_KS
 
 GROUP_KEYS: tuple[str, ...] = ("experiment", "recommender", "attack", "threat_model", "perturbations", "blend_epsilon")
+UPLOAD_BUDGETS: tuple[int, ...] = (0, 5, 10, 20, 40, 80, 160, 320, 640, 1280)
+"""Per-pair upload budgets at which HR@k is reported (the cost curve; the paper's 20 x 32 = 640)."""
+PAPER_BUDGET = 640
+
+
+def hr_at_budgets(records: list[dict[str, Any]], k: str = "20", budgets: tuple[int, ...] = UPLOAD_BUDGETS) -> list[float]:
+    """HR@k when each pair may spend at most b uploads: its hit fraction at the last step within b.
+
+    >>> hr_at_budgets([{"n_eval_users": 1, "uploads_by_step": [0, 9, 18], "hits_by_step": {"20": [0.0, 0.0, 1.0]}}], budgets=(0, 10, 20))
+    [0.0, 0.0, 1.0]
+    """
+    weights = np.array([r["n_eval_users"] for r in records], dtype=np.float64)
+    out = []
+    for b in budgets:
+        values = []
+        for r in records:
+            spent = np.asarray(r["uploads_by_step"], dtype=np.float64)
+            last = int(np.flatnonzero(spent <= b)[-1]) if (spent <= b).any() else 0
+            values.append(float(r["hits_by_step"][k][last]))
+        out.append(float(weights @ np.asarray(values) / max(weights.sum(), 1.0)))
+    return out
+
+
+def _cosine_by_step(records: list[dict[str, Any]], steps: int) -> list[float | None] | None:
+    rows = [r.get("gradient_cosine_by_step") for r in records]
+    rows = [row for row in rows if isinstance(row, list) and len(row) == steps]
+    if not rows:
+        return None
+    out = []
+    for t in range(steps):
+        values = [row[t] for row in rows if row[t] is not None]
+        out.append(float(np.mean(values)) if values else None)
+    return out
 
 
 def _weighted_mean_curve(records: list[dict[str, Any]], k: str) -> list[float]:
@@ -46,6 +79,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "queries_per_pair": float(np.mean([r["queries"] for r in records])),
         "uploads_to_top20_median": float(np.median(reached)) if reached else None,
         "success_rate_top20": len(reached) / len(records),
+        "success_rate_top20_at_640": sum(u <= PAPER_BUDGET for u in reached) / len(records),
+        "hr_at_upload_budgets": {"budgets": list(UPLOAD_BUDGETS), "20": hr_at_budgets(records)},
+        "gradient_cosine_by_step": _cosine_by_step(records, steps),
         "gradient_cosine_mean": _mean_or_none(cos),
         "pixel_gradient_cosine_mean": _mean_or_none(pcos),
         "uninformative_step_rate": (sum(uninformative) / (steps * len(uninformative))) if uninformative else None,

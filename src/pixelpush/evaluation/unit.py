@@ -95,7 +95,11 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
     )
     isolated = runner is not None and not entry.white_box
     view = AttackerView(
-        platform.client(entry.access), copy.deepcopy(ctx.image_model), seed=seed, features=None if isolated else memo.reader()
+        platform.client(entry.access),
+        copy.deepcopy(ctx.image_model),
+        seed=seed,
+        features=None if isolated else memo.reader(),
+        catalog=None if isolated else ctx.features,
     )
     prep = spec.experiment.build_threat_model(spec.threat_model).prepare(
         view, item, dataset, seed=derive_seed(ctx.config.seed, "threat", spec.pair.index), user=spec.pair.target_user
@@ -123,6 +127,7 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
     uploads_by_step = [0]
     grad_cos: list[float] = []
     pixel_cos: list[float] = []
+    cos_by_step: list[float | None] = []
     uninformative = 0
     current = original
 
@@ -130,11 +135,13 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
         nonlocal current, uninformative
         if entry.black_box:
             target_user = record.user if record.user is not None else record.attacked_user
+            cos_by_step.append(None)
             if record.uninformative or record.feature_gradient is None:
                 uninformative += 1
             elif target_user is not None:
                 true_f, true_p = white_box.gradients_at(int(target_user), item, record.previous)
                 grad_cos.append(cosine(record.feature_gradient, true_f))
+                cos_by_step[-1] = grad_cos[-1]
                 if record.pixel_gradient is not None:
                     pixel_cos.append(cosine(record.pixel_gradient, true_p))
         current = record.image
@@ -152,6 +159,8 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
             client=view.client,
             image_model=ctx.image_model,
             model_key=ctx.image_model.identity,
+            catalog=ctx.features,
+            catalog_key=ctx.features_digest,
             seed=seed,
             users=view.registered(),
             item=item,
@@ -173,6 +182,7 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
 
     # A run the budget stopped early keeps its last state for the remaining steps.
     while len(ssim_by_step) < attack.steps + 1:
+        cos_by_step.append(None)
         for k in hits_by_step:
             hits_by_step[k].append(hits_by_step[k][-1])
         rank_by_step.append(rank_by_step[-1])
@@ -213,6 +223,7 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
         "uploads_by_step": uploads_by_step,
         "uploads_to_top20": uploads_by_step[first_gain] if first_gain is not None else None,
         "gradient_cosine": grad_cos if is_bb else None,
+        "gradient_cosine_by_step": cos_by_step if is_bb else None,
         "pixel_gradient_cosine": pixel_cos if is_bb else None,
         "uninformative_steps": uninformative if is_bb else None,
         "stopped": result.stopped,

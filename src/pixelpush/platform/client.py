@@ -22,7 +22,7 @@ from pixelpush.platform.validation import AccessDeniedError
 if TYPE_CHECKING:
     from pixelpush.platform.platform import Platform
 
-__all__ = ["Client", "client_gateway"]
+__all__ = ["Client", "ClientMethods", "client_gateway"]
 
 Gateway = Callable[..., Any]
 
@@ -64,25 +64,21 @@ def client_gateway(platform: Platform, access: Access) -> Gateway:
     return call
 
 
-class Client:
-    """An attacker's handle on a platform at one access level (see ``platform/api.py``).
+class ClientMethods:
+    """The client's methods, each one call of ``self._call(op, *args)``: shared by the in-process
+    :class:`Client` and the isolated attacker's ``RemoteClient`` (:mod:`pixelpush.attacks.isolation`)."""
 
-    Counters are the platform's own: every client of one platform reads the same totals.
-    """
-
-    __slots__ = ("_call",)
-
-    def __init__(self, platform: Platform, access: Access) -> None:
-        object.__setattr__(self, "_call", client_gateway(platform, access))
+    __slots__ = ()
+    _call: Gateway
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a platform client is read-only (tried to set {name!r})")
 
-    def __repr__(self) -> str:
-        return f"Client(access={self.access!r}, n_items={self.n_items}, visible_count={self.visible_count})"
-
     def __reduce__(self) -> Any:
         raise TypeError("a platform client cannot be pickled: it is a handle on a live platform")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(access={self.access!r}, n_items={self.n_items}, visible_count={self.visible_count})"
 
     @property
     def access(self) -> Access:
@@ -146,3 +142,15 @@ class Client:
         B uploads and B queries per user.
         """
         return self._call("probe_ranks", users, item, images)
+
+
+class Client(ClientMethods):
+    """An attacker's handle on a platform at one access level (see ``platform/api.py``).
+
+    Counters are the platform's own: every client of one platform reads the same totals.
+    """
+
+    __slots__ = ("_call",)
+
+    def __init__(self, platform: Platform, access: Access) -> None:
+        object.__setattr__(self, "_call", client_gateway(platform, access))

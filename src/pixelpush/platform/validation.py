@@ -93,14 +93,6 @@ def check_ids(values: object, limit: int, what: str, *, scalar_ok: bool = False)
 
 def check_history(history: np.ndarray | Sequence[int], n_items: int, *, required: bool) -> np.ndarray:
     """A history as sorted unique int64 item ids; empty is refused when `required` (a new user)."""
-    h = np.asarray(history)
-    if h.size == 0:
-        if required:
-            raise InvalidRequestError("register_user: the history is empty; a user must have consumed an item")
-        return np.zeros(0, dtype=np.int64)
-    if h.ndim != 1 or h.dtype.kind not in "iu":
-        raise InvalidRequestError(f"a history must be a 1-D array of integer item ids, got {h.dtype} {h.shape}")
-    bad = h[(h < 0) | (h >= n_items)]
-    if len(bad):
-        raise UnknownIdError(f"unknown item {int(bad[0])} in history: the catalog has items 0..{n_items - 1}")
-    return np.unique(h.astype(np.int64))
+    if np.asarray(history).size == 0 and required:
+        raise InvalidRequestError("register_user: the history is empty; a user must have consumed an item")
+    return np.unique(check_ids(history, n_items, "item"))

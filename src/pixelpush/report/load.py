@@ -91,7 +91,8 @@ ATTACK_FIELDS: dict[str, Kind] = {
     "ssim_by_step": list_of(NUMBER), "uploads_by_step": list_of(NUMBER), "rank_before": list_of(NUMBER),
     "uploads_per_pair": NUMBER, "queries_per_pair": NUMBER, "uploads_to_top20_median": NUMBER,
     "success_rate_top20": NUMBER, "gradient_cosine_mean": NUMBER, "pixel_gradient_cosine_mean": NUMBER,
-    "uninformative_step_rate": NUMBER,
+    "uninformative_step_rate": NUMBER, "success_rate_top20_at_640": NUMBER,
+    "hr_at_upload_budgets": by_key(list_of(NUMBER)), "gradient_cosine_by_step": list_of(NUMBER),
 }
 """The fields of a ``results.json`` attack entry the report reads, and their types (docs/results-schema.md)."""
 

@@ -76,7 +76,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("hr20_before", "HR@20 before", _hr("hr_before", "20")),
     Column("ssim", "SSIM@T", _last_ssim),
     Column("uploads", "uploads/pair", lambda e: _num(e.get("uploads_per_pair")), "{:.1f}"),
+    Column("to_top20", "uploads to top 20", lambda e: _num(e.get("uploads_to_top20_median")), "{:.0f}"),
     Column("success", "success", lambda e: _num(e.get("success_rate_top20"))),
+    Column("success640", "success@640", lambda e: _num(e.get("success_rate_top20_at_640"))),
     Column("grad_cos", "grad cos", lambda e: _num(e.get("gradient_cosine_mean"))),
 )
 """The numeric columns, in display order."""

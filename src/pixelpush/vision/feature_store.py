@@ -225,17 +225,14 @@ class FeatureStore:
             return None
         return manifest if isinstance(manifest, dict) else None
 
+    def _identity(self, catalog_hash: str, n: int, dim: int) -> dict[str, Any]:
+        """What a manifest must say for its array to be this catalog's features."""
+        return {"format": FORMAT_VERSION, "model": self.model_identity, "n": n, "d": dim, "dtype": self.dtype, "content_hash": catalog_hash}
+
     def open_assembled(self, catalog_hash: str, n: int, dim: int) -> np.memmap | None:
         """The assembled features of a catalog if its manifest and array agree and are whole."""
         manifest = self.read_manifest(catalog_hash)
-        expected = {
-            "format": FORMAT_VERSION,
-            "model": self.model_identity,
-            "n": n,
-            "d": dim,
-            "dtype": self.dtype,
-            "content_hash": catalog_hash,
-        }
+        expected = self._identity(catalog_hash, n, dim)
         if manifest is None:
             return None
         if any(manifest.get(k) != v for k, v in expected.items()):
@@ -250,12 +247,7 @@ class FeatureStore:
         """Write the assembled array, then its manifest (both atomically, in that order)."""
         digest = write_npy_atomic(self.features_path(catalog_hash), blocks, (n, dim), self.dtype)
         manifest = {
-            "format": FORMAT_VERSION,
-            "model": self.model_identity,
-            "n": n,
-            "d": dim,
-            "dtype": self.dtype,
-            "content_hash": catalog_hash,
+            **self._identity(catalog_hash, n, dim),
             "chunk_size": chunk_size,
             "chunks": chunks,
             "features": self.features_path(catalog_hash).name,
