@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 import torch
 
-from pixelpush import threads as threads_module
 from pixelpush.threads import torch_threads
 
 
@@ -19,7 +16,3 @@ def test_restored_after_an_error() -> None:
     assert torch.get_num_threads() == before
     with torch_threads(None):
         assert torch.get_num_threads() == before
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(threads_module).failed == 0

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-from pixelpush.data import appearance as appearance_module
 from pixelpush.data.appearance import SQUEEZENET_LAYERS, StyleProjection, fit_style_projection, layer_activations
 from pixelpush.data.catalog import ArrayImages
 from pixelpush.errors import ConfigError, DataError
@@ -57,7 +54,3 @@ def test_style_projection_recovers_the_principal_axes() -> None:
         proj.apply(acts[:, :5])
     with pytest.raises(DataError, match="inconsistent"):
         StyleProjection(mean=np.zeros(8), basis=np.zeros((8, 2)), scale=np.array([1.0, 0.0]))
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(appearance_module).failed == 0

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-from pixelpush.diagnostics import probes as probes_module
 from pixelpush.diagnostics.probes import ridge_probe, softmax_probe
 from pixelpush.errors import DataError
 from pixelpush.random import numpy_rng
@@ -52,7 +49,3 @@ def test_bad_inputs_name_the_problem() -> None:
     bad[3, 2] = np.nan
     with pytest.raises(DataError, match="finite"):
         ridge_probe(bad, np.zeros((50, 1)))
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(probes_module).failed == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
@@ -67,7 +65,3 @@ def test_search_needs_bpr_and_known_kinds() -> None:
         search(ds, feats, grids={"vbpr": GRID["vbpr"]})
     with pytest.raises(ConfigError, match="nope"):
         search(ds, feats, grids={"bpr": GRID["bpr"], "nope": [[{}]]})
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(search_module).failed == 0
