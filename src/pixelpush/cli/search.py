@@ -25,7 +25,7 @@ def search(
     """Train every point of each model's grid (``pixelpush.recommenders.search.DEFAULT_GRIDS``) on the
     campaign split of DATASET and select, per model, the point with the best validation AUC.
 
-    The selected options go into a config's ``[training] options`` to attack exactly these models.
+    The selected options go into a config's training options to attack exactly these models.
     """
     from pixelpush.cli.common import dataset_with_features
     from pixelpush.errors import ConfigError
