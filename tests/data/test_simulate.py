@@ -14,17 +14,18 @@ import pixelpush
 
 from pixelpush.data import simulate as simulate_module
 from pixelpush.data.fashion import load_fashion
-from pixelpush.data.simulate import SimulationConfig, history_lengths, simulate, visual_style
+from pixelpush.data.simulate import SimulationConfig, consumed_items_only, history_lengths, simulate, visual_style
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.random import numpy_rng
 
-ASSET = Path(pixelpush.__file__).parent / "assets" / "fashion" / "fashion.npz"
+ASSET = Path(pixelpush.__file__).parent / "assets" / "fashion" / "fashion-dense.npz"
 
 
 @cache
 def _sources() -> tuple[np.ndarray, np.ndarray]:
-    store = load_fashion(upload_size=28).images
-    sources = np.stack([store.source(i) for i in range(len(store))])
-    return sources, load_fashion(upload_size=28).categories
+    ds = load_fashion(name="fashion-dense", upload_size=28)
+    sources = np.stack([ds.images.source(i) for i in range(len(ds.images))])
+    return sources, ds.categories
 
 
 @cache
@@ -106,6 +107,35 @@ def test_popularity_and_category_alone_do_noticeably_worse() -> None:
     # measured: 0.907 vs 0.851 — appearance matters, but popularity and category still dominate
     assert auc_visual - auc_blind >= 0.03
     assert auc_blind >= 0.75 and auc_visual <= 0.97
+
+
+def test_given_style_replaces_the_pixels_and_drives_choice() -> None:
+    """With a caller's style (here: the pixels' components of another seed's shuffle, i.e. an
+    unrelated appearance space) the shoppers follow that style, not the pixels'."""
+    sources, cats = _sources()
+    own = numpy_rng(0, "test", "style").normal(size=(len(sources), 12))
+    own = (own - own.mean(0)) / own.std(0)
+    sim = simulate(sources, cats, 10, SimulationConfig(alpha=1.0), seed=0, style=own)
+    assert np.array_equal(sim.style, own)
+    chosen = np.zeros((2000, 3000), bool)
+    chosen[sim.interactions[:, 0], sim.interactions[:, 1]] = True
+    lift_own = ((sim.taste @ own.T)[chosen].mean() - (sim.taste @ own.T).mean()) / (sim.taste @ own.T).var()
+    pixels = visual_style(sources, 12)
+    lift_pixels = ((sim.taste @ pixels.T)[chosen].mean() - (sim.taste @ pixels.T).mean()) / (sim.taste @ pixels.T).var()
+    assert 0.8 <= lift_own <= 1.5 and abs(lift_pixels) < 0.1
+    again = simulate(sources, cats, 10, SimulationConfig(alpha=1.0), seed=0, style=own)
+    assert np.array_equal(sim.interactions, again.interactions)
+    with pytest.raises(DataError, match="style"):
+        simulate(sources, cats, 10, SimulationConfig(), seed=0, style=own[:, :5])
+
+
+def test_consumed_items_only_keeps_bought_items_and_renumbers() -> None:
+    inter = np.array([[0, 7], [1, 2], [2, 7], [2, 9]])
+    kept, out = consumed_items_only(inter, 10)
+    assert kept.tolist() == [2, 7, 9]
+    assert np.array_equal(kept[out[:, 1]], inter[:, 1]) and np.array_equal(out[:, 0], inter[:, 0])
+    with pytest.raises(DataError, match="0..9"):
+        consumed_items_only(np.array([[0, 10]]), 10)
 
 
 def test_embedded_asset_is_reproduced_by_its_metadata() -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from tiny_campaign import TINY_CAMPAIGN, tiny_config
 
+from pixelpush.data.fashion import load_fashion
 from pixelpush.errors import ConfigError
 from pixelpush.evaluation import campaign as campaign_module
 from pixelpush.evaluation.campaign import run_campaign
@@ -29,7 +30,7 @@ def _by_attack(results, threat="specific-user"):
 def test_results_hold_the_schema_and_consistent_numbers(tiny_campaign):
     out, results = tiny_campaign
     assert {"dataset", "image_model", "recommenders", "attacks", "config", "seed", "versions"} <= set(results)
-    assert results["dataset"]["n_items"] == 3000 and results["dataset"]["image_shape"] == [32, 32, 3]
+    assert results["dataset"]["n_items"] == load_fashion().n_items and results["dataset"]["image_shape"] == [32, 32, 3]
     assert results["recommenders"]["bpr"]["visual_gain"] is None
     assert isinstance(results["recommenders"]["vbpr"]["visual_gain"], float)
     attacks = {(a["experiment"], a["attack"], a["threat_model"], a["perturbations"], a["blend_epsilon"]) for a in results["attacks"]}

@@ -38,7 +38,7 @@ def _table(info: dict) -> Table:
 
 @app.command("info")
 def info(
-    name: str = typer.Argument(..., help="Dataset name: fashion, movielens-posters, amazon-clothing, ..."),
+    name: str = typer.Argument(..., help="Dataset name: fashion, fashion-dense, movielens-posters, amazon-clothing, ..."),
     root: Path | None = typer.Option(None, "--root", help="Folder of datasets that are not embedded."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:

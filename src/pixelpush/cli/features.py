@@ -24,7 +24,7 @@ def _blocks(features: np.ndarray, rows: int = 8192):  # noqa: ANN202 - a plain g
 
 
 def features(
-    dataset: str = typer.Option("fashion", "--dataset", help="Dataset name (fashion, movielens-posters, amazon-*)."),
+    dataset: str = typer.Option("fashion", "--dataset", help="Dataset name (fashion, fashion-dense, movielens-posters, amazon-*)."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder of datasets that are not embedded."),  # noqa: UP045
     model: str = typer.Option("squeezenet1_1", "--model", help="Image model: squeezenet1_1 or resnet50."),
     input_size: Optional[int] = typer.Option(  # noqa: UP045
@@ -46,7 +46,7 @@ def features(
     and an interrupted run resumes. For ``fashion`` the model's input size defaults to the
     upload size (112): the uploads are 112x112 and upsampling them to 224 adds cost, not detail.
     """
-    from pixelpush.data.registry import load_dataset
+    from pixelpush.data.registry import EMBEDDED, load_dataset
     from pixelpush.vision.models import load_image_model
 
     if dtype not in DTYPES:
@@ -56,7 +56,7 @@ def features(
     check_output_dir(cache_dir, "--cache-dir")
     t0 = time.perf_counter()
     data = load_dataset(dataset, root=root)
-    if input_size is None and dataset == "fashion" and data.n_items:
+    if input_size is None and dataset in EMBEDDED and data.n_items:
         input_size = int(data.images.get(0).shape[0])
     chosen = "default" if weights is None else (None if weights.lower() in RANDOM_WEIGHTS else weights)
     image_model = load_image_model(model, weights=chosen, input_size=input_size)

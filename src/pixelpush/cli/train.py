@@ -16,7 +16,7 @@ from pixelpush.outputs import check_output_dir, check_output_file
 log = logging.getLogger(__name__)
 
 def train(
-    dataset: str = typer.Option("fashion", "--dataset", help="Dataset name (fashion, movielens-posters, amazon-*)."),
+    dataset: str = typer.Option("fashion", "--dataset", help="Dataset name (fashion, fashion-dense, movielens-posters, amazon-*)."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder of datasets that are not embedded."),  # noqa: UP045
     model: str = typer.Option("vbpr", "--model", help="Recommender: bpr, vbpr or deepstyle."),
     out: Path = typer.Option(..., "--out", help="Folder for model.pt and metrics.json."),
@@ -34,7 +34,7 @@ def train(
     import numpy as np
     import torch
 
-    from pixelpush.data.registry import load_dataset
+    from pixelpush.data.registry import EMBEDDED, load_dataset
     from pixelpush.recommenders.evaluation import auc
     from pixelpush.files import write_atomic
     from pixelpush.recommenders.io import save
@@ -53,7 +53,7 @@ def train(
         check_output_file(out / name, "--out")
     check_output_dir(cache_dir, "--cache-dir")
     data = load_dataset(dataset, root=root)
-    input_size = int(data.images.get(0).shape[0]) if dataset == "fashion" and data.n_items else None
+    input_size = int(data.images.get(0).shape[0]) if dataset in EMBEDDED and data.n_items else None
     ic = load_image_model(image_model, input_size=input_size)
     raw = extract_features(ic, data.images, cache_dir=cache_dir, progress=progress)
     feats = torch.from_numpy(np.array(raw, dtype=np.float32))

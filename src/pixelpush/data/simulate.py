@@ -6,10 +6,13 @@ keyed by purpose, so one seed reproduces the same interactions bit for bit.
 
 The model, for items ``i`` with images ``x_i`` and categories ``c(i)``, and users ``u``:
 
-* **style** ``z_i`` (``style_dims``): the leading principal components of the item's
-  normalised pixels (each image scaled to unit mean intensity, then centred), each component
-  standardised to unit variance over the catalog. Style therefore is *appearance*: shape,
-  silhouette, brightness pattern, partly shared across categories.
+* **style** ``z_i`` (``style_dims``): by default the leading principal components of the
+  item's normalised pixels (each image scaled to unit mean intensity, then centred), each
+  component standardised to unit variance over the catalog (the ``fashion-dense`` catalog).
+  A caller may pass its own standardised style instead, e.g. a projection of an image model's
+  activations (:mod:`pixelpush.data.appearance`, the default ``fashion`` catalog). Style
+  therefore is *appearance*: shape, silhouette, brightness pattern, partly shared across
+  categories.
 * **taste** ``t_u ~ N(0, I / style_dims)``, so that ``t_u · z_i`` has about unit variance
   over items for a typical user.
 * **category preference** ``π_u ~ Dirichlet(category_concentration · 1)``.
@@ -29,8 +32,6 @@ would expect in a real shop. ``alpha = 0`` gives a pure popularity × category w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -38,6 +39,7 @@ import torch
 
 from pixelpush.errors import ConfigError, DataError
 from pixelpush.random import numpy_rng
+from pixelpush.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +133,6 @@ class Simulation:
         return {"model": "pixelpush.data.simulate", "seed": int(self.seed), "config": asdict(self.config)}
 
 
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def visual_style(images: np.ndarray, dims: int) -> np.ndarray:
     """Standardised principal components of normalised pixels: ``(N, H, W)`` → ``(N, dims)``.
 
@@ -155,7 +147,7 @@ def visual_style(images: np.ndarray, dims: int) -> np.ndarray:
     # Eigenvectors of the (pixels × pixels) scatter matrix: far cheaper than an SVD of x. Solved
     # in torch, not NumPy, so that OpenBLAS's spinning worker threads never fight torch's, and on
     # one thread: the problem is small, and on a busy machine extra threads made it 10x slower.
-    with _one_torch_thread():
+    with torch_threads(1):
         x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float64))
         x /= x.mean(dim=1, keepdim=True).clamp(min=1.0)
         x -= x.mean(dim=0)
@@ -197,8 +189,12 @@ def simulate(
     config: SimulationConfig = SimulationConfig(),
     *,
     seed: int = 0,
+    style: np.ndarray | None = None,
 ) -> Simulation:
     """Draw users and their interactions over items with grayscale `images` ``(N, H, W)``.
+
+    `style` ``(N, style_dims)`` replaces the pixels' principal components as the items' style
+    (it should be standardised: zero mean, unit variance per column, over the items).
 
     >>> imgs = numpy_rng(0, "doc").integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
     >>> sim = simulate(imgs, np.arange(40) % 4, 4, SimulationConfig(n_users=10, style_dims=3), seed=1)
@@ -211,7 +207,12 @@ def simulate(
     if categories.min() < 0 or categories.max() >= n_categories:
         raise DataError(f"simulate: category ids outside 0..{n_categories - 1}")
     n_items = len(images)
-    style = visual_style(images, config.style_dims)
+    if style is None:
+        style = visual_style(images, config.style_dims)
+    else:
+        style = np.asarray(style, dtype=np.float64)
+        if style.shape != (n_items, config.style_dims) or not np.isfinite(style).all():
+            raise DataError(f"simulate: style must be finite and ({n_items}, {config.style_dims}), got {style.shape}")
     taste = numpy_rng(seed, "simulate", "taste").normal(0.0, 1.0 / np.sqrt(config.style_dims), (config.n_users, config.style_dims))
     pref = numpy_rng(seed, "simulate", "category-pref").dirichlet(np.full(n_categories, config.category_concentration), config.n_users)
     pref = np.maximum(pref, 1e-12)  # tiny concentrations can underflow to exact zeros
@@ -245,3 +246,26 @@ def simulate(
         categories=categories,
         interactions=interactions,
     )
+
+
+def consumed_items_only(interactions: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep only the items someone consumed, as review-based datasets (Amazon) do.
+
+    Returns the kept item ids (sorted) and the interactions with items renumbered densely
+    ``0..len(kept)-1`` in that order.
+
+    >>> kept, inter = consumed_items_only(np.array([[0, 4], [1, 2], [1, 4]]), 6)
+    >>> kept.tolist(), inter.tolist()
+    ([2, 4], [[0, 1], [1, 0], [1, 1]])
+    """
+    interactions = np.asarray(interactions)
+    if interactions.ndim != 2 or interactions.shape[1] != 2:
+        raise DataError(f"interactions must be (M, 2), got {interactions.shape}")
+    if len(interactions) and (interactions[:, 1].min() < 0 or interactions[:, 1].max() >= n_items):
+        raise DataError(f"interaction item ids outside 0..{n_items - 1}")
+    kept = np.unique(interactions[:, 1])
+    new_id = np.full(n_items, -1, dtype=np.int64)
+    new_id[kept] = np.arange(len(kept))
+    out = interactions.copy()
+    out[:, 1] = new_id[interactions[:, 1]]
+    return kept, out

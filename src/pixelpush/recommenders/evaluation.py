@@ -87,3 +87,28 @@ def top_k_overlap(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) != len(b) or len(a) == 0:
         raise ValueError("top-k lists must be non-empty and of equal length")
     return len(np.intersect1d(a, b)) / len(a)
+
+
+def auc_cold_warm(
+    model: Recommender,
+    features: torch.Tensor,
+    heldout: np.ndarray,
+    exclude: np.ndarray,
+    train_popularity: np.ndarray,
+    *,
+    cold_below: int = 5,
+) -> dict[str, float | int]:
+    """AUC on all held-out pairs, on *cold* ones (item with fewer than `cold_below` training
+    interactions, VBPR's definition) and on the *warm* rest, with the pair counts.
+
+    An empty group's AUC is NaN.
+    """
+    heldout = np.asarray(heldout, dtype=np.int64).reshape(-1, 2)
+    cold = train_popularity[heldout[:, 1]] < cold_below
+    return {
+        "auc": auc(model, features, heldout, exclude),
+        "auc_cold": auc(model, features, heldout[cold], exclude),
+        "auc_warm": auc(model, features, heldout[~cold], exclude),
+        "n_cold": int(cold.sum()),
+        "n_warm": int((~cold).sum()),
+    }

@@ -1,0 +1,1 @@
+"""Why images do or do not help a recommender on a dataset: probes, regime figures, gains, curves."""
