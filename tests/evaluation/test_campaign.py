@@ -18,7 +18,9 @@ def _config(tmp_path, **experiment):
             "cache_dir": str(tmp_path / "cache"),
             "dataset": {"name": "fashion", "options": {"upload_size": 32}},
             "image_model": {"input_size": 32},
-            "training": {"models": ["bpr", "vbpr"], "epochs": 2},
+            # 4 epochs of the default 1024-triple batches: ~170 Adam steps, enough for VBPR to
+            # lean on appearance (2 epochs left one pair's rank unmoved by the attacks)
+            "training": {"models": ["bpr", "vbpr"], "epochs": 4},
             "experiments": [
                 {
                     "name": "t",

@@ -1,12 +1,15 @@
-"""RowAdam against torch's Adam and SparseAdam."""
+"""RowAdam against torch's Adam and SparseAdam; the closed-form L2 gradient against autograd."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from pixelpush.errors import ConfigError, DataError
 from pixelpush.recommenders.optim import RowAdam
+from pixelpush.recommenders.registry import build_model
+from pixelpush.recommenders.training import TrainConfig, BPRStep
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
@@ -63,3 +66,42 @@ def test_bad_settings_and_unknown_names_are_refused() -> None:
         RowAdam({"w": torch.zeros(2)}, lr=0.0)
     with pytest.raises(DataError, match="'x'"):
         RowAdam({"w": torch.zeros(2)}, lr=0.1).step({"x": (None, torch.zeros(2))})
+
+
+def _model_and_batch(kind: str):
+    n_users, n_items, d = 7, 9, 5
+    cats = np.arange(n_items) % 3
+    model = build_model(kind, n_users, n_items, d, categories=cats, seed=1)
+    with torch.no_grad():  # non-zero biases and styles so every penalty term counts
+        for p in model.parameters():
+            p.add_(_randn(*p.shape, seed=p.numel()) * 0.3)
+    feats = torch.rand(n_items, d, generator=torch.Generator().manual_seed(5)) * 50
+    model.fit_normalisation(feats)
+    users = torch.tensor([0, 3, 3, 6, 1, 0])
+    pos = torch.tensor([1, 2, 2, 8, 0, 4])
+    neg = torch.tensor([5, 1, 7, 3, 5, 5])  # item 1 is a positive and a negative; 5 a negative thrice
+    return model, feats, users, pos, neg
+
+
+@pytest.mark.parametrize("kind", ["bpr", "vbpr", "deepstyle"])
+@pytest.mark.parametrize("sparse", [True, False])
+def test_step_gradient_is_autograd_of_loss_plus_penalty(kind: str, sparse: bool) -> None:
+    """The gradient a training step applies (batch rows or whole tables; L2 part in closed form)
+    is autograd's gradient of ``mean BPR loss + batch_penalty`` on the whole model."""
+    model, feats, users, pos, neg = _model_and_batch(kind)
+    loss, grads = BPRStep(model, feats, TrainConfig(sparse=sparse)).gradients(users, pos, neg)
+    bpr = -torch.nn.functional.logsigmoid(model.pair_difference(users, pos, neg, feats)).mean()
+    names, params = zip(*model.named_parameters())
+    want = dict(zip(names, torch.autograd.grad(bpr + model.penalty(users, pos, neg), params)))
+    assert loss == pytest.approx(float(bpr.detach()))
+    assert set(grads) == set(want)
+    for name, (rows, grad) in grads.items():
+        full = torch.zeros_like(want[name])
+        if rows is None:
+            full = grad
+        else:
+            full[rows] = grad
+            untouched = torch.ones(len(full), dtype=torch.bool)
+            untouched[rows] = False
+            assert not want[name][untouched].any(), f"{name}: a row outside the batch has a gradient"
+        torch.testing.assert_close(full, want[name], rtol=1e-5, atol=1e-7, msg=lambda m: f"{kind} {name}: {m}")
