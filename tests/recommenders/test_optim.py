@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 import torch
 
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.recommenders import optim
 from pixelpush.recommenders.optim import RowAdam
 from pixelpush.recommenders.registry import build_model
 from pixelpush.recommenders.training import TrainConfig, BPRStep
@@ -59,6 +62,10 @@ def test_changing_rows_is_torch_sparse_adam() -> None:
         ref_table.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), g.clone(), (8, 2), check_invariants=True)
         ref.step()
     torch.testing.assert_close(table, ref_table.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_doctests_pass() -> None:
+    assert doctest.testmod(optim).failed == 0
 
 
 def test_bad_settings_and_unknown_names_are_refused() -> None:
