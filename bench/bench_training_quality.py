@@ -33,7 +33,12 @@ def _parse_overrides(items: list[str]) -> dict[str, object]:
         if key not in {f.name for f in fields(TrainConfig)}:
             raise SystemExit(f"unknown TrainConfig field {key!r}")
         kind = type(getattr(defaults, key))
-        out[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+        if value.lower() == "none":
+            out[key] = None
+        elif kind is bool:
+            out[key] = value.lower() in ("1", "true", "yes")
+        else:
+            out[key] = float(value) if kind is type(None) else kind(value)
     return out
 
 
