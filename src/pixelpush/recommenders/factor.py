@@ -285,19 +285,22 @@ class FactorModel(Recommender):
             raise DataError("cannot fold in a user with an empty history")
         self._check_ids(torch.from_numpy(hist), self.n_items, "item")
         feats = as_feature_tensor(features, n_items=self.n_items)
-        bias, vec = self.all_item_terms(feats)
         unconsumed = np.setdiff1d(np.arange(self.n_items), hist, assume_unique=True)
         if unconsumed.size == 0:
             raise DataError("cannot fold in a user who consumed every item (no negatives)")
         if unconsumed.size > self.config.fold_in_negatives:
             rng = numpy_rng(seed, self.kind, "fold-in")
             unconsumed = np.sort(rng.choice(unconsumed, self.config.fold_in_negatives, replace=False))
+        # item terms of the history and the sampled negatives only: O((|h| + negatives) d), not O(N d)
         hist_t, neg_t = torch.from_numpy(hist), torch.from_numpy(unconsumed)
+        with torch.no_grad():
+            bias_h, vec_h = self.item_terms(hist_t, self.normalise(feats[hist_t]))
+            bias_n, vec_n = self.item_terms(neg_t, self.normalise(feats[neg_t]))
         row = newton_bpr_row(
-            bias[hist_t].double(), vec[hist_t].double(), bias[neg_t].double(), vec[neg_t].double(),
+            bias_h.double(), vec_h.double(), bias_n.double(), vec_n.double(),
             self._user_weights().double(), max_iter=self.config.fold_in_max_iter,
         )
-        self._append_user(row.to(vec.dtype))
+        self._append_user(row.to(vec_h.dtype))
         return self.n_users - 1
 
     @torch.no_grad()
