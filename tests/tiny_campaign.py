@@ -9,7 +9,9 @@ TINY_CAMPAIGN = {
     "visible_fraction": 0.1,  # 300 of 3,000 items: BB-Partial gets footholds
     "dataset": {"name": "fashion", "options": {"upload_size": 32}},
     "image_model": {"input_size": 32},
-    "training": {"models": ["bpr", "vbpr"], "epochs": 2},
+    # 4 epochs of the default 1024-triple batches: ~170 Adam steps, enough for VBPR to lean on
+    # appearance (2 epochs left one pair's rank unmoved by the attacks)
+    "training": {"models": ["bpr", "vbpr"], "epochs": 4},
     "experiments": [
         {
             "name": "table",

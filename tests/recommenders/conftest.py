@@ -39,9 +39,17 @@ def synth_features(synth: SyntheticData) -> torch.Tensor:
 
 @pytest.fixture(scope="session")
 def trained(synth: SyntheticData, synth_split: Split) -> dict[str, tuple[FactorModel, TrainResult]]:
-    """BPR, VBPR and DeepStyle trained on the synthetic set (shared: tests must not mutate them)."""
+    """BPR, VBPR and DeepStyle trained on the synthetic set (shared: tests must not mutate them).
+
+    Session fixtures are set up before the module's one-thread fixture: set it here too.
+    """
     out = {}
-    for kind in ("bpr", "vbpr", "deepstyle"):
-        model = build_model(kind, synth.n_users, synth.n_items, synth.features.shape[1], categories=synth.categories)
-        out[kind] = (model, fit(model, synth.features, synth_split, FAST))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for kind in ("bpr", "vbpr", "deepstyle"):
+            model = build_model(kind, synth.n_users, synth.n_items, synth.features.shape[1], categories=synth.categories)
+            out[kind] = (model, fit(model, synth.features, synth_split, FAST))
+    finally:
+        torch.set_num_threads(before)
     return out

@@ -76,3 +76,32 @@ def test_fold_in_is_fast(trained, synth_features) -> None:
         model.fold_in(np.arange(k, 100, 7), synth_features, seed=k)
         times.append(time.perf_counter() - t0)
     assert np.median(times) < 0.2
+
+
+def test_fold_in_with_sampled_negatives_is_the_optimum_over_those_negatives(trained, synth_features) -> None:
+    """With fewer sampled negatives than unconsumed items, the row is the optimum over the
+    history against exactly the seeded sample (item terms of those items only, not all N)."""
+    import dataclasses
+
+    from pixelpush.random import numpy_rng
+    from pixelpush.recommenders.registry import build_model
+
+    base = trained["vbpr"][0]
+    model = build_model("vbpr", base.n_users, base.n_items, base.n_features,
+                        config=dataclasses.replace(base.config, fold_in_negatives=50))
+    model.load_state_dict(base.state_dict())
+    history = np.array([2, 40, 41, 399])
+    new = model.fold_in(history, synth_features, seed=7)
+    unconsumed = np.setdiff1d(np.arange(model.n_items), history)
+    bias, vec = model.all_item_terms(synth_features)
+
+    def gradient_norm(neg: np.ndarray) -> float:
+        row = torch.cat([model.gamma_user[new], model.theta_user[new]]).detach().double().requires_grad_(True)
+        a = bias.double() + vec.double() @ row
+        loss = -F.logsigmoid(a[history][:, None] - a[neg][None, :]).mean() + model.config.lambda_user * row.pow(2).sum()
+        return float(torch.autograd.grad(loss, row)[0].norm())
+
+    sample = np.sort(numpy_rng(7, "vbpr", "fold-in").choice(unconsumed, 50, replace=False))
+    other = np.sort(numpy_rng(8, "vbpr", "fold-in").choice(unconsumed, 50, replace=False))
+    assert gradient_norm(sample) < 1e-4  # the row is stored in float32
+    assert gradient_norm(other) > 100 * gradient_norm(sample)

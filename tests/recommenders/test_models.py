@@ -132,3 +132,19 @@ def test_fast_pair_difference_equals_score_difference(kind: str) -> None:
     s = m.score(users, torch.arange(6), f).detach()
     want = s[torch.arange(3), pos] - s[torch.arange(3), neg]
     torch.testing.assert_close(m.pair_difference(users, pos, neg, f).detach(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_feature_fits_and_checks_work_chunk_by_chunk(monkeypatch) -> None:
+    """Center, scale and the finiteness check run over row chunks (bounded memory) and give the
+    whole-array answers; a NaN in a later chunk is named by its global row."""
+    from pixelpush.recommenders import scaling
+
+    f = torch.rand(50, 3, generator=torch.Generator().manual_seed(1)) * 100
+    want_center = f.double().mean(dim=0).float()
+    want_scale = float((f.double() - want_center.double()).norm(dim=1).mean())
+    monkeypatch.setattr(scaling, "_CHUNK_ROWS", 7)
+    torch.testing.assert_close(scaling.fit_feature_center(f), want_center, rtol=1e-6, atol=1e-5)
+    assert scaling.fit_feature_scale(f, want_center) == pytest.approx(want_scale, rel=1e-9)
+    f[31, 2] = float("inf")
+    with pytest.raises(DataError, match="item 31"):
+        scaling.check_finite(f)

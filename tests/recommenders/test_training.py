@@ -116,3 +116,15 @@ def test_nan_features_are_refused_before_training(synth, synth_split) -> None:
     other = leave_one_out(synth.interactions, synth.n_users, synth.n_items, seed=0)
     with pytest.raises(DataError):
         fit(build_model("bpr", 5, synth.n_items, 64), synth.features, other, FAST)
+
+
+def test_learning_rate_starts_high_and_decays_to_lr() -> None:
+    cfg = TrainConfig(lr=0.01, lr_start=0.05, lr_decay=0.5)
+    assert [cfg.epoch_lr(e) for e in (1, 2, 3, 4)] == pytest.approx([0.05, 0.025, 0.0125, 0.01])
+    assert TrainConfig(lr=0.02, lr_start=None).epoch_lr(1) == 0.02
+    from pixelpush.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        TrainConfig(lr=0.05, lr_start=0.01)
+    with pytest.raises(ConfigError):
+        TrainConfig(lr_decay=0.0)

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from pixelpush.recommenders.factor import FactorConfig, FactorModel
+from pixelpush.recommenders.factor import FactorConfig, FactorModel, TripleBatch
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class BPR(FactorModel):
 
     kind: ClassVar[str] = "bpr"
     config_class: ClassVar[type[FactorConfig]] = BPRConfig
+    user_tables: ClassVar[tuple[str, ...]] = ("gamma_user",)
+    item_tables: ClassVar[tuple[str, ...]] = ("gamma_item", "beta_item")
 
     def __init__(
         self, n_users: int, n_items: int, n_features: int, config: BPRConfig | None = None, *, seed: int = 0
@@ -31,15 +33,14 @@ class BPR(FactorModel):
         self.gamma_item = self._normal(n_items, k)
         self.beta_item = nn.Parameter(torch.zeros(n_items))
 
-    def user_parameters(self) -> list[tuple[nn.Parameter, float]]:
-        return [(self.gamma_user, self.config.lambda_user)]
-
     def item_terms(self, items: torch.Tensor, scaled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.beta_item[items], self.gamma_item[items]
 
-    def item_penalty(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    def batch_difference(self, batch: TripleBatch) -> torch.Tensor:
+        gamma = batch.take("gamma_item", "pos") - batch.take("gamma_item", "neg")
+        beta = batch.take("beta_item", "pos") - batch.take("beta_item", "neg")
+        return beta + (batch.take("gamma_user", "users") * gamma).sum(dim=1)
+
+    def l2_weights(self) -> dict[str, float]:
         c = self.config
-        both = torch.cat([pos, neg])
-        factors = self.gamma_item[both].pow(2).sum(dim=1).sum() * c.lambda_item
-        biases = self.beta_item[both].pow(2).sum() * c.lambda_bias
-        return (factors + biases) / pos.shape[0]
+        return {"gamma_user": c.lambda_user, "gamma_item": c.lambda_item, "beta_item": c.lambda_bias}

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from pixelpush.errors import DataError
-from pixelpush.recommenders.factor import FactorConfig, FactorModel
+from pixelpush.recommenders.factor import FactorConfig, FactorModel, TripleBatch
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class DeepStyle(FactorModel):
     config_class: ClassVar[type[FactorConfig]] = DeepStyleConfig
     config: DeepStyleConfig
     categories: torch.Tensor
+    user_tables: ClassVar[tuple[str, ...]] = ("p_user",)
+    item_tables: ClassVar[tuple[str, ...]] = ("q_item", "beta_item")
 
     def __init__(
         self,
@@ -63,31 +65,28 @@ class DeepStyle(FactorModel):
     def extra_state(self) -> dict[str, Any]:
         return {"categories": self.categories.clone()}
 
-    def user_parameters(self) -> list[tuple[nn.Parameter, float]]:
-        return [(self.p_user, self.config.lambda_user)]
-
     def item_terms(self, items: torch.Tensor, scaled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cats = self.categories[items]
         bias = self.beta_item[items] + scaled @ self.beta_visual + self.beta_category[cats]
         return bias, scaled @ self.embedding - self.style[cats] + self.q_item[items]
 
-    def pair_difference(
-        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, features: torch.Tensor
-    ) -> torch.Tensor:
-        """``s(u, i) - s(u, j)``; the visual terms are linear in f, so one product with ``f_i - f_j``."""
-        diff = (features[pos] - features[neg]).to(self.feature_scale.dtype) / self.feature_scale
-        visual = diff @ torch.cat([self.embedding, self.beta_visual.unsqueeze(1)], dim=1)
-        ci, cj = self.categories[pos], self.categories[neg]
-        vec = visual[:, :-1] - self.style[ci] + self.style[cj] + self.q_item[pos] - self.q_item[neg]
-        bias = self.beta_item[pos] - self.beta_item[neg] + visual[:, -1] + self.beta_category[ci] - self.beta_category[cj]
-        return bias + (self.p_user[users] * vec).sum(dim=1)
+    def batch_difference(self, batch: TripleBatch) -> torch.Tensor:
+        """``s(u, i) - s(u, j)``; the visual terms are linear in f, so they need only ``(f_i - f_j) @ [E, β']``."""
+        weight = torch.cat([self.embedding, self.beta_visual.unsqueeze(1)], dim=1)
+        visual = batch.projected_difference(weight) / self.feature_scale
+        ci, cj = self.categories.index_select(0, batch.pos_ids), self.categories.index_select(0, batch.neg_ids)
+        q = batch.take("q_item", "pos") - batch.take("q_item", "neg")
+        vec = visual[:, :-1] - self.style.index_select(0, ci) + self.style.index_select(0, cj) + q
+        bias = (
+            batch.take("beta_item", "pos") - batch.take("beta_item", "neg") + visual[:, -1]
+            + self.beta_category.index_select(0, ci) - self.beta_category.index_select(0, cj)
+        )
+        return bias + (batch.take("p_user", "users") * vec).sum(dim=1)
 
-    def item_penalty(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    def l2_weights(self) -> dict[str, float]:
         c = self.config
-        both = torch.cat([pos, neg])
-        per_triple = (
-            self.q_item[both].pow(2).sum() * c.lambda_item + self.beta_item[both].pow(2).sum() * c.lambda_bias
-        ) / pos.shape[0]
-        visual = (self.embedding.pow(2).sum() + self.beta_visual.pow(2).sum()) * c.lambda_visual
-        category = (self.style.pow(2).sum() + self.beta_category.pow(2).sum()) * c.lambda_category
-        return per_triple + visual + category
+        return {
+            "p_user": c.lambda_user, "q_item": c.lambda_item, "beta_item": c.lambda_bias,
+            "embedding": c.lambda_visual, "beta_visual": c.lambda_visual,
+            "style": c.lambda_category, "beta_category": c.lambda_category,
+        }

@@ -1,14 +1,22 @@
 """What BPR, VBPR and DeepStyle share: scores as ``bias_i + <user_u, item_i>``, fold-in, penalties.
 
 Each model maps a user to one vector (its per-user parameters concatenated) and an item, *from
-its current features*, to a bias and a vector of the same length. Scoring, the BPR pair
-difference used in training, and fold-in are written once here on top of that.
+its current features*, to a bias and a vector of the same length. Scoring and fold-in are
+written once here on top of that.
+
+Training reads a model through a :class:`TripleBatch`: the per-user and per-item tables a model
+names in ``user_tables`` and ``item_tables`` restricted to the rows one minibatch touches. A
+model writes its BPR pair difference once, against those rows, and declares the L2 weight of
+each parameter; the same code serves the whole tables (:meth:`FactorModel.pair_difference`),
+and it is what lets training update only the rows a batch touches
+(:mod:`pixelpush.recommenders.optim`).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,15 +59,80 @@ class FactorConfig:
             raise ConfigError("fold_in_negatives and fold_in_max_iter must be at least 1")
 
 
+@dataclass(frozen=True)
+class TripleBatch:
+    """Training triples ``(u, i, j)`` (u consumed i, not j) and the parameter rows they read.
+
+    ``rows[name]`` is a per-user or per-item table restricted to some of its rows; `users`,
+    `pos` and `neg` are positions in those rows (for the whole tables, the ids). `pos_ids` and
+    `neg_ids` are catalog ids (to read categories); `items` the batch's distinct catalog ids,
+    which `pos_at` and `neg_at` index (to read each item's features once); `features` all
+    items' raw features ``(n_items, d)``.
+    """
+
+    rows: Mapping[str, torch.Tensor]
+    users: torch.Tensor
+    pos: torch.Tensor
+    neg: torch.Tensor
+    pos_ids: torch.Tensor
+    neg_ids: torch.Tensor
+    items: torch.Tensor
+    pos_at: torch.Tensor
+    neg_at: torch.Tensor
+    features: torch.Tensor | None
+    _taken: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
+
+    def take(self, name: str, which: str) -> torch.Tensor:
+        """The rows of table `name` for each triple's ``"users"``, ``"pos"`` or ``"neg"`` (gathered once)."""
+        key = (name, which)
+        if key not in self._taken:
+            self._taken[key] = self.rows[name].index_select(0, getattr(self, which))
+        return self._taken[key]
+
+    def sum_of_squares(self, name: str, *which: str) -> torch.Tensor:
+        """``sum ||row||²`` of table `name` over the triples' rows `which` (e.g. ``"pos", "neg"``)."""
+        return sum(self.take(name, w).pow(2).sum() for w in which)  # type: ignore[return-value]
+
+    def projected_difference(self, weight: torch.Tensor) -> torch.Tensor:
+        """``(f_i - f_j) @ weight`` of each triple ``(B, k)``, from raw features.
+
+        Projects each distinct item once and subtracts the projections: a batch then reads an
+        item's feature row once, and never writes a ``(B, d)`` difference (the step is bound by
+        memory traffic over the feature rows, not by arithmetic).
+        """
+        if self.features is None:
+            raise DataError("this model reads features: the batch has none")
+        proj = project(self.features.index_select(0, self.items), weight)
+        return proj.index_select(0, self.pos_at) - proj.index_select(0, self.neg_at)
+
+
+def project(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight`` for a thin `weight` ``(d, k)``, computed as ``(weightᵀ xᵀ)ᵀ`` with a contiguous ``weightᵀ``.
+
+    Same product. With MKL a ``(B, k)`` result for ``k ≈ 10`` is 4x slower than a ``(k, B)`` one,
+    and the backward of ``x @ weight`` to `weight` (``xᵀ g``) 5x slower than ``gᵀ x``; a
+    contiguous ``weightᵀ`` makes autograd take the fast layout both ways. This product and its
+    backward are most of a VBPR or DeepStyle training step.
+    """
+    return torch.mm(weight.t().contiguous(), x.t()).t()
+
+
 class FactorModel(Recommender):
     """A recommender scoring ``s(u, i) = b_i(f_i) + user_u · v_i(f_i)``; features divided by a scale.
 
-    Subclasses define the per-user parameters (:meth:`user_parameters`, concatenated in that
-    order), the item side (:meth:`item_terms`) and the item-side penalty (:meth:`item_penalty`).
+    Subclasses name their per-user tables (``user_tables``, concatenated in that order into a
+    user vector) and per-item tables (``item_tables``, indexed by item id); every other parameter
+    is global. They define the item side of scoring (:meth:`item_terms`), the BPR pair
+    difference of a :class:`TripleBatch` (:meth:`batch_difference`) and the L2 weight of each
+    parameter (:meth:`l2_weights`), which makes the penalty.
     """
 
     kind: ClassVar[str] = "factor"
     config_class: ClassVar[type[FactorConfig]] = FactorConfig
+    user_tables: ClassVar[tuple[str, ...]] = ()
+    """Names of the per-user parameter tables ``(n_users, k)``, in the user vector's order."""
+    item_tables: ClassVar[tuple[str, ...]] = ()
+    """Names of the per-item parameter tables ``(n_items, ...)``."""
     feature_scale: torch.Tensor
     feature_center: torch.Tensor
 
@@ -76,16 +149,21 @@ class FactorModel(Recommender):
 
     # -- subclass hooks -------------------------------------------------------------------------
     @abstractmethod
-    def user_parameters(self) -> list[tuple[nn.Parameter, float]]:
-        """The per-user parameter tables ``(n_users, k)`` with their L2 weights, in concat order."""
-
-    @abstractmethod
     def item_terms(self, items: torch.Tensor, scaled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Bias ``(I,)`` and vector ``(I, K)`` of `items` with scaled features ``(I, d)``."""
 
     @abstractmethod
-    def item_penalty(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        """The item-side L2 penalty of a batch of training triples (a scalar)."""
+    def batch_difference(self, batch: TripleBatch) -> torch.Tensor:
+        """``s(u, i) - s(u, j)`` of each triple of `batch` ``(B,)``."""
+
+    @abstractmethod
+    def l2_weights(self) -> dict[str, float]:
+        """The L2 weight of every parameter, by name.
+
+        A per-user or per-item table's weight applies per training triple (to the user's row,
+        and to the positive's and the negative's rows), averaged over the batch; a global
+        parameter's applies once per minibatch. See :meth:`batch_penalty`.
+        """
 
     def extra_state(self) -> dict[str, Any]:
         """Constructor arguments beyond ``(n_users, n_items, n_features, config)`` (for io)."""
@@ -115,6 +193,11 @@ class FactorModel(Recommender):
     def normalise(self, features: torch.Tensor) -> torch.Tensor:
         """Raw features ``(I, d)`` to the model's scale: ``(f - center) / scale``."""
         return (features.to(self.feature_scale.dtype) - self.feature_center) / self.feature_scale
+
+    def user_parameters(self) -> list[tuple[nn.Parameter, float]]:
+        """The per-user parameter tables ``(n_users, k)`` with their L2 weights, in concat order."""
+        weights = self.l2_weights()
+        return [(getattr(self, name), weights[name]) for name in self.user_tables]
 
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
         """The concatenated per-user parameters of `users`, ``(U, K)``."""
@@ -155,20 +238,40 @@ class FactorModel(Recommender):
         bias, vec = self.item_terms(items, self._scaled(features, items))
         return bias.unsqueeze(0) + self.user_vectors(users) @ vec.T
 
+    def whole_batch(
+        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, features: torch.Tensor | None
+    ) -> TripleBatch:
+        """A :class:`TripleBatch` over the whole tables (positions are ids)."""
+        rows = {name: getattr(self, name) for name in (*self.user_tables, *self.item_tables)}
+        items, at = torch.unique(torch.cat([pos, neg]), return_inverse=True)
+        n = pos.shape[0]
+        return TripleBatch(rows, users, pos, neg, pos, neg, items, at[:n], at[n:], features)
+
     def pair_difference(
         self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, features: torch.Tensor
     ) -> torch.Tensor:
         """``s(u, i) - s(u, j)`` for a batch of triples; `features` are all items' ``(n_items, d)``."""
-        both = torch.cat([pos, neg])
-        bias, vec = self.item_terms(both, self.normalise(features[both]))
-        n = pos.shape[0]
-        diff = vec[:n] - vec[n:]
-        return bias[:n] - bias[n:] + (self.user_vectors(users) * diff).sum(dim=1)
+        return self.batch_difference(self.whole_batch(users, pos, neg, features))
 
     def penalty(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
         """The L2 penalty of a batch of triples: per-user and per-item terms averaged, plus globals."""
-        user = (self.user_vectors(users).pow(2) * self._user_weights()).sum(dim=1).mean()
-        return user + self.item_penalty(pos, neg)
+        return self.batch_penalty(self.whole_batch(users, pos, neg, None))
+
+    def batch_penalty(self, batch: TripleBatch) -> torch.Tensor:
+        """The L2 penalty of `batch` (:meth:`l2_weights`): ``sum_t λ_t Σ_triples ||row||² / B + sum_g λ_g ||g||²``.
+
+        Training adds this penalty's gradient in closed form (``2 λ · row · count / B``) rather
+        than through autograd; this is its value, and the reference the closed form is tested on.
+        """
+        total = torch.zeros(())
+        for name, lam in self.l2_weights().items():
+            if name in self.user_tables:
+                total = total + lam * batch.sum_of_squares(name, "users") / batch.users.shape[0]
+            elif name in self.item_tables:
+                total = total + lam * batch.sum_of_squares(name, "pos", "neg") / batch.users.shape[0]
+            else:
+                total = total + lam * getattr(self, name).pow(2).sum()
+        return total
 
     @torch.no_grad()
     def all_item_terms(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,19 +285,22 @@ class FactorModel(Recommender):
             raise DataError("cannot fold in a user with an empty history")
         self._check_ids(torch.from_numpy(hist), self.n_items, "item")
         feats = as_feature_tensor(features, n_items=self.n_items)
-        bias, vec = self.all_item_terms(feats)
         unconsumed = np.setdiff1d(np.arange(self.n_items), hist, assume_unique=True)
         if unconsumed.size == 0:
             raise DataError("cannot fold in a user who consumed every item (no negatives)")
         if unconsumed.size > self.config.fold_in_negatives:
             rng = numpy_rng(seed, self.kind, "fold-in")
             unconsumed = np.sort(rng.choice(unconsumed, self.config.fold_in_negatives, replace=False))
+        # item terms of the history and the sampled negatives only: O((|h| + negatives) d), not O(N d)
         hist_t, neg_t = torch.from_numpy(hist), torch.from_numpy(unconsumed)
+        with torch.no_grad():
+            bias_h, vec_h = self.item_terms(hist_t, self.normalise(feats[hist_t]))
+            bias_n, vec_n = self.item_terms(neg_t, self.normalise(feats[neg_t]))
         row = newton_bpr_row(
-            bias[hist_t].double(), vec[hist_t].double(), bias[neg_t].double(), vec[neg_t].double(),
+            bias_h.double(), vec_h.double(), bias_n.double(), vec_n.double(),
             self._user_weights().double(), max_iter=self.config.fold_in_max_iter,
         )
-        self._append_user(row.to(vec.dtype))
+        self._append_user(row.to(vec_h.dtype))
         return self.n_users - 1
 
     @torch.no_grad()

@@ -35,13 +35,24 @@ def as_feature_tensor(features: np.ndarray | torch.Tensor, *, n_items: int | Non
     return t if t.dtype == torch.float32 else t.to(torch.float32)
 
 
+_CHUNK_ROWS = 65_536
+"""Rows per pass of the checks and fits below: their temporaries stay ``O(chunk x d)``, not
+``O(N x d)`` (at 455k items x 2048 dims a float64 copy of the features is 7.5 GB)."""
+
+
+def _row_chunks(features: torch.Tensor):
+    for start in range(0, features.shape[0], _CHUNK_ROWS):
+        yield start, features[start : start + _CHUNK_ROWS].detach()
+
+
 def check_finite(features: torch.Tensor, items: torch.Tensor | None = None) -> None:
     """Raise :class:`DataError` naming the first item whose features hold NaN or infinity."""
-    finite = torch.isfinite(features.detach()).all(dim=1)
-    if not bool(finite.all()):
-        row = int(torch.nonzero(~finite)[0, 0])
-        item = int(items[row]) if items is not None else row
-        raise DataError(f"features of item {item} are not finite (NaN or infinity)")
+    for start, block in _row_chunks(features):
+        finite = torch.isfinite(block).all(dim=1)
+        if not bool(finite.all()):
+            row = start + int(torch.nonzero(~finite)[0, 0])
+            item = int(items[row]) if items is not None else row
+            raise DataError(f"features of item {item} are not finite (NaN or infinity)")
 
 
 def fit_feature_scale(features: torch.Tensor, center: torch.Tensor | None = None) -> float:
@@ -53,10 +64,9 @@ def fit_feature_scale(features: torch.Tensor, center: torch.Tensor | None = None
     check_finite(features)
     if features.shape[0] == 0:
         return 1.0
-    x = features.detach().to(torch.float64)
-    if center is not None:
-        x = x - center.to(torch.float64)
-    scale = float(x.norm(dim=1).mean())
+    shift = center.to(torch.float64) if center is not None else 0.0
+    total = sum(float((block.to(torch.float64) - shift).norm(dim=1).sum()) for _, block in _row_chunks(features))
+    scale = total / features.shape[0]
     return scale if scale > 0 else 1.0
 
 
@@ -69,4 +79,5 @@ def fit_feature_center(features: torch.Tensor) -> torch.Tensor:
     check_finite(features)
     if features.shape[0] == 0:
         return torch.zeros(features.shape[1])
-    return features.detach().to(torch.float64).mean(dim=0).to(torch.float32)
+    total = sum(block.to(torch.float64).sum(dim=0) for _, block in _row_chunks(features))
+    return (total / features.shape[0]).to(torch.float32)

@@ -5,6 +5,10 @@ the items the user did not consume in training. Validation AUC is computed every
 epochs; training stops after `patience` evaluations without improvement and restores the best
 parameters. Shuffling, negatives and initialisation come from the seed only, so a run is
 deterministic for a seed (on a fixed number of threads).
+
+A step reads and updates only the rows of the per-user and per-item tables its batch touches
+(lazy Adam, :mod:`pixelpush.recommenders.optim`), so its cost does not grow with the catalog;
+the global tensors (visual projection and biases, category styles) are updated whole.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from pixelpush.errors import ConfigError, DataError
 from pixelpush.progress import progress_bar
 from pixelpush.random import torch_generator
 from pixelpush.recommenders.evaluation import auc
-from pixelpush.recommenders.factor import FactorModel
+from pixelpush.recommenders.factor import FactorModel, TripleBatch
+from pixelpush.recommenders.optim import RowAdam
 from pixelpush.recommenders.scaling import as_feature_tensor
 from pixelpush.recommenders.split import Split
 
@@ -34,10 +39,18 @@ class TrainConfig:
 
     epochs: int = 200
     """Maximum number of epochs."""
-    batch_size: int = 512
-    """Training triples per minibatch."""
+    batch_size: int = 1024
+    """Training triples per minibatch (1024 beat 512 in validation and test AUC for BPR, VBPR and
+    DeepStyle on the embedded catalog at three seeds, in half the steps; BENCHMARKS.md)."""
     lr: float = 0.01
     """Adam's learning rate (plain SGD with a large rate diverged with visual terms on)."""
+    lr_start: float | None = 0.05
+    """The first epoch's learning rate, decayed by `lr_decay` per epoch down to `lr` (from the
+    8th epoch on); None: `lr` throughout. Lazy Adam moves a row only when a batch reads it, so
+    rows start slowly at `lr`: this start reached VBPR's plateau in ~25% fewer epochs on the
+    embedded catalog, with equal or better test AUC for all three models at three seeds."""
+    lr_decay: float = 0.8
+    """Per-epoch factor from `lr_start` down to `lr`."""
     patience: int = 5
     """Stop after this many validation evaluations without improvement."""
     eval_every: int = 1
@@ -50,6 +63,8 @@ class TrainConfig:
     """Fit the model's feature normalisation (mean vector, mean norm) on the features first."""
     center: bool = True
     """Centre features on their training mean (ranking-neutral; better conditioned)."""
+    sparse: bool = True
+    """Update only the table rows a batch touches (lazy Adam); False: dense Adam on whole tables."""
     progress: bool = True
     """Show a progress bar over epochs."""
 
@@ -58,6 +73,16 @@ class TrainConfig:
             raise ConfigError("epochs, batch_size, patience and eval_every must be at least 1")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.lr_start is not None and not self.lr_start >= self.lr:
+            raise ConfigError(f"lr_start must be at least lr ({self.lr}), got {self.lr_start}")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+
+    def epoch_lr(self, epoch: int) -> float:
+        """The learning rate of `epoch` (1-based)."""
+        if self.lr_start is None:
+            return self.lr
+        return max(self.lr, self.lr_start * self.lr_decay ** (epoch - 1))
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,8 @@ class TrainResult:
     """Wall time of the whole run, evaluation included."""
     history: tuple[tuple[int, float, float], ...]
     """``(epoch, validation AUC, seconds of optimisation so far)`` per evaluation."""
+    cpu_seconds: tuple[float, ...] = ()
+    """Process CPU seconds of optimisation so far at each evaluation (steadier on a busy machine)."""
 
 
 class NegativeSampler:
@@ -129,28 +156,26 @@ def fit(
     sampler = NegativeSampler(split.train, model.n_items, gen)
     train = torch.from_numpy(split.train)
     exclude = split.all_positives
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    step = BPRStep(model, feats, config)
     best_auc, best_epoch, best_state = -np.inf, 0, None
     history: list[tuple[int, float, float]] = []
-    bad, opt_seconds, epoch = 0, 0.0, 0
+    bad, opt_seconds, opt_cpu, epoch = 0, 0.0, 0.0, 0
+    cpu_marks: list[float] = []
     start = time.perf_counter()
     bar = progress_bar(range(1, config.epochs + 1), desc=f"train {model.kind}", enabled=config.progress, leave=False)
     for epoch in bar:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model.train()
+        step.opt.lr = config.epoch_lr(epoch)
         order = torch.randperm(len(train), generator=gen)
+        users, pos = train[:, 0][order], train[:, 1][order]
+        neg = sampler.sample(users)  # the whole epoch's negatives in one vectorised draw
         total = 0.0
         for lo in range(0, len(order), config.batch_size):
-            batch = train[order[lo : lo + config.batch_size]]
-            users, pos = batch[:, 0], batch[:, 1]
-            neg = sampler.sample(users)
-            x = model.pair_difference(users, pos, neg, feats)
-            loss = -F.logsigmoid(x).mean() + model.penalty(users, pos, neg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(batch)
+            hi = lo + config.batch_size
+            total += step(users[lo:hi], pos[lo:hi], neg[lo:hi]) * len(users[lo:hi])
         opt_seconds += time.perf_counter() - t0
+        opt_cpu += time.process_time() - c0
         if not np.isfinite(total):
             raise DataError(f"training {model.kind} diverged at epoch {epoch} (loss {total})")
         if epoch % config.eval_every and epoch != config.epochs:
@@ -158,6 +183,7 @@ def fit(
         model.eval()
         val = auc(model, feats, split.val, exclude) if len(split.val) else float("nan")
         history.append((epoch, val, opt_seconds))
+        cpu_marks.append(opt_cpu)
         bar.set_postfix(loss=f"{total / len(train):.4f}", val_auc=f"{val:.4f}")
         if np.isnan(val):
             continue
@@ -175,4 +201,71 @@ def fit(
     seconds = time.perf_counter() - start
     final = float(best_auc) if best_state is not None else float("nan")
     log.info("%s: val AUC %.4f at epoch %d of %d (%.1f s)", model.kind, final, best_epoch, epoch, seconds)
-    return TrainResult(final, best_epoch, epoch, seconds, tuple(history))
+    return TrainResult(final, best_epoch, epoch, seconds, tuple(history), tuple(cpu_marks))
+
+
+class BPRStep:
+    """Optimisation steps of `model` on batches of triples ``(users, pos, neg)``.
+
+    Calling it takes one step and returns the batch's mean BPR loss (without the penalty).
+
+    The loss's gradient comes from autograd; the L2 penalty's (:meth:`FactorModel.batch_penalty`)
+    is added in closed form, ``2 λ · row · count / B`` for a table row that `count` triples of
+    the batch read and ``2 λ · p`` for a global parameter: the same gradient for a quarter of
+    the operations of a step.
+    """
+
+    def __init__(self, model: FactorModel, features: torch.Tensor, config: TrainConfig) -> None:
+        self.model, self.features, self.sparse = model, features, config.sparse
+        self.params = dict(model.named_parameters())
+        self.weights = model.l2_weights()
+        self.user_tables, self.item_tables = model.user_tables, model.item_tables
+        tables = (*self.user_tables, *self.item_tables)
+        if set(self.weights) != set(self.params) or not set(tables) <= set(self.params):
+            raise DataError(
+                f"{model.kind}: tables {tables} and L2 weights {sorted(self.weights)} must name its parameters "
+                f"{sorted(self.params)}"
+            )
+        self.globals = [name for name in self.params if name not in tables]
+        self.opt = RowAdam({k: p.data for k, p in self.params.items()}, lr=config.lr)
+
+    def __call__(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> float:
+        loss, grads = self.gradients(users, pos, neg)
+        self.opt.step(grads)
+        return loss
+
+    def gradients(
+        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
+    ) -> tuple[float, dict[str, tuple[torch.Tensor | None, torch.Tensor]]]:
+        """The batch's mean BPR loss and, per parameter, ``(rows or None, gradient of loss + penalty)``."""
+        model, n = self.model, users.shape[0]
+        both = torch.cat([pos, neg])
+        if self.sparse:
+            user_ids, users_at, user_counts = torch.unique(users, return_inverse=True, return_counts=True)
+            item_ids, items_at, item_counts = torch.unique(both, return_inverse=True, return_counts=True)
+            ids = {name: user_ids for name in self.user_tables} | {name: item_ids for name in self.item_tables}
+            rows = {name: self.params[name].detach().index_select(0, i).requires_grad_() for name, i in ids.items()}
+            pos_at, neg_at = items_at[:n], items_at[n:]
+            batch = TripleBatch(rows, users_at, pos_at, neg_at, pos, neg, item_ids, pos_at, neg_at, self.features)
+        else:
+            user_counts = torch.bincount(users, minlength=model.n_users)
+            item_counts = torch.bincount(both, minlength=model.n_items)
+            batch = model.whole_batch(users, pos, neg, self.features)
+            rows, ids = {name: self.params[name] for name in (*self.user_tables, *self.item_tables)}, {}
+        loss = -F.logsigmoid(model.batch_difference(batch)).mean()
+        names = [*rows, *self.globals]
+        tensors = [*rows.values(), *(self.params[name] for name in self.globals)]
+        grads = torch.autograd.grad(loss, tensors, allow_unused=True)
+        per_triple = {"user": user_counts.to(loss.dtype) * (2.0 / n), "item": item_counts.to(loss.dtype) * (2.0 / n)}
+        updates: dict[str, tuple[torch.Tensor | None, torch.Tensor]] = {}
+        for name, tensor, grad in zip(names, tensors, grads):
+            value = tensor.detach()
+            grad = torch.zeros_like(value) if grad is None else grad
+            lam = self.weights[name]
+            if name in rows:
+                coef = per_triple["user" if name in self.user_tables else "item"]
+                grad.addcmul_(value, coef.view(-1, *([1] * (value.dim() - 1))), value=lam)
+            else:
+                grad.add_(value, alpha=2.0 * lam)
+            updates[name] = (ids.get(name), grad)
+        return float(loss.detach()), updates

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from pixelpush.errors import ConfigError
-from pixelpush.recommenders.factor import FactorConfig, FactorModel
+from pixelpush.recommenders.factor import FactorConfig, FactorModel, TripleBatch
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class VBPR(FactorModel):
     kind: ClassVar[str] = "vbpr"
     config_class: ClassVar[type[FactorConfig]] = VBPRConfig
     config: VBPRConfig
+    user_tables: ClassVar[tuple[str, ...]] = ("gamma_user", "theta_user")
+    item_tables: ClassVar[tuple[str, ...]] = ("gamma_item", "beta_item")
 
     def __init__(
         self, n_users: int, n_items: int, n_features: int, config: VBPRConfig | None = None, *, seed: int = 0
@@ -50,30 +52,26 @@ class VBPR(FactorModel):
         self.embedding = self._normal(n_features, c.visual_dim)
         self.beta_visual = nn.Parameter(torch.zeros(n_features))
 
-    def user_parameters(self) -> list[tuple[nn.Parameter, float]]:
-        return [(self.gamma_user, self.config.lambda_user), (self.theta_user, self.config.lambda_user)]
-
     def item_terms(self, items: torch.Tensor, scaled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         bias = self.beta_item[items] + scaled @ self.beta_visual
         return bias, torch.cat([self.gamma_item[items], scaled @ self.embedding], dim=1)
 
-    def pair_difference(
-        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, features: torch.Tensor
-    ) -> torch.Tensor:
-        """``s(u, i) - s(u, j)``; the visual terms are linear in f, so one product with ``f_i - f_j``."""
-        diff = (features[pos] - features[neg]).to(self.feature_scale.dtype) / self.feature_scale
-        visual = diff @ torch.cat([self.embedding, self.beta_visual.unsqueeze(1)], dim=1)
-        gamma = self.gamma_item[pos] - self.gamma_item[neg]
+    def batch_difference(self, batch: TripleBatch) -> torch.Tensor:
+        """``s(u, i) - s(u, j)``; the visual terms are linear in f, so they need only ``(f_i - f_j) @ [E, β']``."""
+        weight = torch.cat([self.embedding, self.beta_visual.unsqueeze(1)], dim=1)
+        visual = batch.projected_difference(weight) / self.feature_scale
+        gamma = batch.take("gamma_item", "pos") - batch.take("gamma_item", "neg")
+        beta = batch.take("beta_item", "pos") - batch.take("beta_item", "neg")
         return (
-            self.beta_item[pos] - self.beta_item[neg] + visual[:, -1]
-            + (self.gamma_user[users] * gamma).sum(dim=1) + (self.theta_user[users] * visual[:, :-1]).sum(dim=1)
+            beta + visual[:, -1]
+            + (batch.take("gamma_user", "users") * gamma).sum(dim=1)
+            + (batch.take("theta_user", "users") * visual[:, :-1]).sum(dim=1)
         )
 
-    def item_penalty(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    def l2_weights(self) -> dict[str, float]:
         c = self.config
-        both = torch.cat([pos, neg])
-        per_triple = (
-            self.gamma_item[both].pow(2).sum() * c.lambda_item + self.beta_item[both].pow(2).sum() * c.lambda_bias
-        ) / pos.shape[0]
-        visual = (self.embedding.pow(2).sum() + self.beta_visual.pow(2).sum()) * c.lambda_visual
-        return per_triple + visual
+        return {
+            "gamma_user": c.lambda_user, "theta_user": c.lambda_user,
+            "gamma_item": c.lambda_item, "beta_item": c.lambda_bias,
+            "embedding": c.lambda_visual, "beta_visual": c.lambda_visual,
+        }
