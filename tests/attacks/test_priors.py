@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import LinearIC, LinearVisualRec, TanhVisualRec, attack_context, make_world
+from conftest import LinearIC, LinearVisualRec, TanhVisualRec, attack_context, attack_view, make_world, true_rank
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,8 +46,6 @@ def test_the_score_prior_recovers_a_linear_models_visual_direction_within_the_no
 def test_the_attackers_catalog_features_are_what_it_would_compute_itself() -> None:
     world = make_world()
     ctx = attack_context(world, "rank")
-    from conftest import attack_view
-
     own = attack_view(world, "rank", share_features=False).catalog_features()
     np.testing.assert_allclose(own, world.platform.current_features().numpy(), rtol=1e-5, atol=1e-5)
     assert not own.flags.writeable
@@ -150,8 +148,6 @@ def test_on_a_nonlinear_scorer_prior_plus_probes_beats_the_prior_alone_and_the_p
     probability <= 1/2 (ties lose): >= 8 of 10 has probability < 0.055. Against BB-Score, "at least
     5 wins and no loss" needs >= 5 seeds where they differ, all won: probability <= 2^-5 under the
     same null hypothesis."""
-    from conftest import true_rank
-
     from pixelpush.attacks import BBScore
 
     makers = {
