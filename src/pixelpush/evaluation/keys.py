@@ -88,7 +88,7 @@ def unit_key(config: CampaignConfig, spec: UnitSpec, *, features_digest: str, im
             "features": features_digest,
             "recommender": model_recipe(config, spec.recommender, image_model_identity),
             "platform": {"visible_fraction": config.visible_fraction},
-            "attack": {"name": spec.attack, "class": type(attack).__name__, "config": attack.config()},
+            "attack": {"name": spec.attack, "class": type(attack).__name__, "config": attack.key_config()},
             "threat_model": {"name": spec.threat_model, "config": threat.config()},
             "unit": spec.unit_id,
             "pair": {"index": spec.pair.index, "item": spec.pair.item, "target_user": spec.pair.target_user},
