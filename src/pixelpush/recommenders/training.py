@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from pixelpush.errors import ConfigError, DataError
 from pixelpush.progress import progress_bar
 from pixelpush.random import torch_generator
+from pixelpush.recommenders.adversarial import adversarial_loss
 from pixelpush.recommenders.evaluation import auc
 from pixelpush.recommenders.factor import FactorModel
 from pixelpush.recommenders.scaling import as_feature_tensor
@@ -52,12 +53,19 @@ class TrainConfig:
     """Centre features on their training mean (ranking-neutral; better conditioned)."""
     progress: bool = True
     """Show a progress bar over epochs."""
+    adv_epsilon: float = 0.0
+    """AMR adversarial training: the L2 norm of the worst-case item-feature perturbation, in the
+    model's normalised feature space (0: off; :mod:`pixelpush.recommenders.adversarial`)."""
+    adv_weight: float = 1.0
+    """AMR: the weight of the adversarial loss term."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.eval_every < 1:
             raise ConfigError("epochs, batch_size, patience and eval_every must be at least 1")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
+        if not self.adv_epsilon >= 0 or not self.adv_weight >= 0:
+            raise ConfigError(f"adv_epsilon and adv_weight must be non-negative, got {self.adv_epsilon}, {self.adv_weight}")
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,8 @@ def fit(
             neg = sampler.sample(users)
             x = model.pair_difference(users, pos, neg, feats)
             loss = -F.logsigmoid(x).mean() + model.penalty(users, pos, neg)
+            if config.adv_epsilon > 0:  # AMR: the only addition of adversarial training
+                loss = loss + config.adv_weight * adversarial_loss(model, users, pos, neg, feats, config.adv_epsilon)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
