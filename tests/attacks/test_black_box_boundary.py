@@ -109,6 +109,6 @@ def test_an_attack_is_handed_a_view_not_a_client() -> None:
     assert fields == {"view", "item", "image", "targeting", "white_box", "popular_image"}
     assert {n for n in dir(AttackerView) if not n.startswith("_")} == {
         "client", "image_model", "seed", "users", "register_user", "registered", "history", "features",
-        "catalog_features",
+        "catalog_features", "pipeline",
     }
     assert issubclass(HostileAttack, Attack)

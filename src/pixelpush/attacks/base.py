@@ -188,6 +188,29 @@ def sign_step(image: np.ndarray, gradient: np.ndarray, epsilon: int) -> np.ndarr
     return np.clip(image.astype(np.int16) + step, 0, 255).astype(np.uint8)
 
 
+LATER_DEFAULTS: dict[str, Any] = {
+    "knows_defense": False, "surrogate": "identity", "step_block": 1, "block": 1, "eot": 0, "eot_scale": 0.1,
+}
+"""Settings added with the defenses (issue 11), at their defaults: not part of a unit's key."""
+
+
+def block_sum(gradient: np.ndarray, block: int) -> np.ndarray:
+    """`gradient` ``(H, W, C)`` summed over ``block`` x ``block`` tiles, each tile's sum repeated
+    over it (the last tiles may be smaller); ``block = 1`` returns it unchanged.
+
+    >>> block_sum(np.arange(4.0).reshape(2, 2, 1), 2)[..., 0].tolist()
+    [[6.0, 6.0], [6.0, 6.0]]
+    """
+    if block <= 1:
+        return gradient
+    h, w = gradient.shape[:2]
+    bh, bw = -(-h // block), -(-w // block)
+    padded = np.zeros((bh * block, bw * block, *gradient.shape[2:]), dtype=np.float64)
+    padded[:h, :w] = gradient
+    sums = padded.reshape(bh, block, bw, block, *gradient.shape[2:]).sum(axis=(1, 3))
+    return np.repeat(np.repeat(sums, block, axis=0), block, axis=1)[:h, :w]
+
+
 class Attack(ABC):
     """Base of all attacks: keyword-only hyperparameters, a step generator and :meth:`run`.
 
@@ -205,6 +228,12 @@ class Attack(ABC):
             raise ConfigError(f"steps must be a non-negative integer, got {steps}")
         self.steps = int(steps)
 
+    knows_defense: bool = False
+    """The attacker knows the platform's defenses: the campaign hands it the public ingest
+    pipeline in its view (``view.pipeline``; its model copy then runs a stand-in of it)."""
+    surrogate: str = "identity"
+    """The backward of the JPEG stand-in when the pipeline is known (``identity``: BPDA)."""
+
     # -- configuration --------------------------------------------------------------------
     @classmethod
     def parameters(cls) -> tuple[str, ...]:
@@ -220,8 +249,13 @@ class Attack(ABC):
         return tuple(names)
 
     def config(self) -> dict[str, Any]:
-        """The hyperparameters and their values (``repr`` shows them; unit keys hash them)."""
+        """The hyperparameters and their values (``repr`` shows them)."""
         return {n: getattr(self, n) for n in self.parameters() if hasattr(self, n)}
+
+    def key_config(self) -> dict[str, Any]:
+        """:meth:`config` as unit keys hash it: settings added after the first release are left
+        out at their defaults, so the keys of units run before them stay valid."""
+        return {n: v for n, v in self.config().items() if not (n in LATER_DEFAULTS and v == LATER_DEFAULTS[n])}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
@@ -302,8 +336,19 @@ class GradientSignAttack(Attack):
         ssim_floor: float | None = None,
         max_linf: int | None = None,
         mask_threshold: float = 0.0,
+        step_block: int = 1,
+        knows_defense: bool = False,
+        surrogate: str = "identity",
     ) -> None:
         super().__init__(steps=steps)
+        if not isinstance(knows_defense, bool):
+            raise ConfigError(f"knows_defense must be true or false, got {knows_defense!r}")
+        if surrogate not in ("identity", "kornia"):
+            raise ConfigError(f"surrogate must be 'identity' or 'kornia', got {surrogate!r}")
+        self.knows_defense, self.surrogate = knows_defense, surrogate
+        if isinstance(step_block, bool) or int(step_block) != step_block or step_block < 1:
+            raise ConfigError(f"step_block must be a positive integer, got {step_block}")
+        self.step_block = int(step_block)
         if int(epsilon) != epsilon or not 1 <= epsilon <= 255:
             raise ConfigError(f"epsilon must be an integer number of intensity levels in 1..255, got {epsilon}")
         self.epsilon = int(epsilon)
@@ -330,7 +375,7 @@ class GradientSignAttack(Attack):
         uploaded = not est.uninformative and est.pixel is not None
         info = dict(est.info)
         if uploaded:
-            image = sign_step(previous, est.pixel, self.epsilon)
+            image = sign_step(previous, block_sum(est.pixel, self.step_block), self.epsilon)
             if self.bound.active:
                 image = self.bound.project(ctx.image, previous, image, est.pixel)
                 if np.array_equal(image, previous):  # the bound leaves no room: nothing to upload

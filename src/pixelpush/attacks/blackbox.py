@@ -71,6 +71,9 @@ class BlackBoxAttack(FeatureGradientAttack):
         epsilon: the step in intensity levels.
         steps: the number of steps.
         ssim_floor, max_linf, mask_threshold: the distortion bound (see :class:`GradientSignAttack`).
+        block: draw the perturbations on blocks of this many pixels a side (low-frequency probes,
+            which survive JPEG and resizing); 1: per pixel (the paper).
+        step_block, knows_defense, surrogate: see :class:`GradientSignAttack`.
     """
 
     def __init__(
@@ -86,8 +89,15 @@ class BlackBoxAttack(FeatureGradientAttack):
         ssim_floor: float | None = None,
         max_linf: int | None = None,
         mask_threshold: float = 0.0,
+        block: int = 1,
+        **sign_options: Any,
     ) -> None:
-        super().__init__(epsilon=epsilon, steps=steps, ssim_floor=ssim_floor, max_linf=max_linf, mask_threshold=mask_threshold)
+        super().__init__(
+            epsilon=epsilon, steps=steps, ssim_floor=ssim_floor, max_linf=max_linf, mask_threshold=mask_threshold, **sign_options
+        )
+        if isinstance(block, bool) or int(block) != block or block < 1:
+            raise ConfigError(f"block must be a positive integer, got {block}")
+        self.block = int(block)
         if oracle not in ("score", "rank"):
             raise ConfigError(f"oracle must be 'score' or 'rank', got {oracle!r}")
         if int(perturbations) != perturbations or perturbations < 1:
@@ -108,7 +118,7 @@ class BlackBoxAttack(FeatureGradientAttack):
 
     def perturb(self, state: FeatureAttackState) -> tuple[np.ndarray, np.ndarray]:
         """Draw d' perturbations of the current upload and return them with ΔF ``(d', d)``."""
-        return self.draw_perturbations(state, self.perturbations, self.radius)
+        return self.draw_perturbations(state, self.perturbations, self.radius, block=self.block)
 
     # -- the oracle ---------------------------------------------------------------------------
     def probe(

@@ -84,10 +84,19 @@ class FeatureGradientAttack(GradientSignAttack):
         state.features = state.pixels = None  # the graph is freed
         return grad[0].cpu().numpy()
 
-    def draw_perturbations(self, state: FeatureAttackState, count: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        """`count` uploads ``clip(p + U{-radius..radius})`` of the current one, and their ΔF ``(count, d)``."""
+    def draw_perturbations(
+        self, state: FeatureAttackState, count: int, radius: int, *, block: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`count` uploads ``clip(p + U{-radius..radius})`` of the current one, and their ΔF ``(count, d)``.
+
+        With `block` > 1 the noise is drawn per ``block`` x ``block`` tile (low-frequency probes)."""
         image = state.image
-        noise = state.rng.integers(-radius, radius + 1, size=(count, *image.shape), dtype=np.int16)
+        if block > 1:
+            h, w = image.shape[:2]
+            coarse = state.rng.integers(-radius, radius + 1, size=(count, -(-h // block), -(-w // block), 3), dtype=np.int16)
+            noise = np.repeat(np.repeat(coarse, block, axis=1), block, axis=2)[:, :h, :w].copy()
+        else:
+            noise = state.rng.integers(-radius, radius + 1, size=(count, *image.shape), dtype=np.int16)
         noise += image.astype(np.int16)
         np.clip(noise, 0, 255, out=noise)  # in place: an allocating clip costs 3x the draw
         batch = noise.astype(np.uint8)

@@ -84,6 +84,8 @@ class _Job:
     catalog_key: str = ""
     catalog: np.ndarray | None = None  # public catalog features; None when the child has them already
     probe: Callable[[], Any] | None = None  # tests: a function run in the child after the attack
+    pipeline: Any = None  # the platform's public ingest pipeline, when the attacker knows it
+    surrogate: str = "identity"
 
 
 def _child(conn: Connection) -> None:
@@ -110,7 +112,8 @@ def _child(conn: Connection) -> None:
             if job.catalog is not None:
                 catalogs = {job.catalog_key: job.catalog}
             catalog = catalogs.get(job.catalog_key) if job.catalog_key else None
-            view = AttackerView(RemoteClient(conn, job.facts), model, seed=job.seed, users=job.users, catalog=catalog)
+            view = AttackerView(RemoteClient(conn, job.facts), model, seed=job.seed, users=job.users, catalog=catalog,
+                                pipeline=job.pipeline, surrogate=job.surrogate)
             ctx = AttackContext(view=view, item=job.item, image=job.image, targeting=job.targeting, popular_image=job.popular_image)
 
             def on_step(record: Any) -> None:
@@ -194,6 +197,8 @@ class IsolatedRunner:
         probe: Callable[[], Any] | None = None,
         catalog: np.ndarray | None = None,
         catalog_key: str = "",
+        pipeline: Any = None,
+        surrogate: str = "identity",
     ) -> Any:
         """Run `attack` in the child against `client` (the real one, here); return its AttackResult.
 
@@ -209,7 +214,7 @@ class IsolatedRunner:
         send_catalog = catalog is not None and catalog_key and self._catalog_key != catalog_key
         job = _Job(attack, model_key, image_model if send_model else None, int(seed), dict(users), facts, int(item),
                    np.asarray(image), targeting, popular_image, catalog_key if catalog is not None else "",
-                   np.asarray(catalog) if send_catalog else None, probe)
+                   np.asarray(catalog) if send_catalog else None, probe, pipeline, surrogate)
         conn.send(job)
         self._model_key = model_key
         if send_catalog:

@@ -30,6 +30,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import numpy as np
 
 from pixelpush.attacks.base import AttackContext, GradientEstimate
@@ -95,8 +97,10 @@ class PartialRankingAttack(BlackBoxAttack):
         ssim_floor: float | None = None,
         max_linf: int | None = None,
         mask_threshold: float = 0.0,
+        **options: Any,
     ) -> None:
         super().__init__(
+            **options,
             oracle="rank",
             perturbations=perturbations,
             radius=radius,

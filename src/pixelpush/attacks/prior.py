@@ -99,8 +99,11 @@ class PriorAttack(FeatureGradientAttack):
         ssim_floor: float | None = None,
         max_linf: int | None = None,
         mask_threshold: float = 0.0,
+        **sign_options: Any,
     ) -> None:
-        super().__init__(epsilon=epsilon, steps=steps, ssim_floor=ssim_floor, max_linf=max_linf, mask_threshold=mask_threshold)
+        super().__init__(
+            epsilon=epsilon, steps=steps, ssim_floor=ssim_floor, max_linf=max_linf, mask_threshold=mask_threshold, **sign_options
+        )
         if target not in ("probit", "uniform"):
             raise ConfigError(f"target must be 'probit' or 'uniform', got {target!r}")
         if ridge is not None and not ridge > 0:

@@ -18,6 +18,13 @@ feature extraction computed with the same public model, as a read-only copy. In 
 platform's compute-only memo (:meth:`pixelpush.vision.memo.FeatureMemo.reader`), so a probe
 batch is pushed through the model once for both sides; that path can only compute, never write.
 
+An attacker that knows the platform's (public) ingest pipeline gets it as ``pipeline``: its
+:attr:`~AttackerView.image_model` then runs a differentiable stand-in of the pipeline first
+(:class:`pixelpush.vision.standins.KnownPipelineModel`), and :meth:`~AttackerView.features`
+gives the exact features of the *processed* uploads (it runs the Pillow pipeline itself), while
+:meth:`~AttackerView.catalog_features` reads the catalog's displayed images, which are processed
+already. Without it the attacker computes features of its raw uploads, as the paper's attacks do.
+
 Only ``client.upload_image`` and ``client.register_user`` change the platform. The view has no
 attribute leading to the platform, the recommender, the catalog's features or the evaluation
 users (tests walk its attributes to check).
@@ -32,6 +39,7 @@ import torch
 
 from pixelpush.errors import ConfigError, UnknownIdError
 from pixelpush.platform.api import PlatformClient
+from pixelpush.platform.ingest import Pipeline
 from pixelpush.vision.image_model import ImageModel
 
 __all__ = ["AttackerView"]
@@ -52,9 +60,11 @@ class AttackerView:
             in its own process receives the ones its threat model registered).
         catalog: the public features ``(N, d)`` of the catalog's public images, if computed
             already (otherwise :meth:`catalog_features` computes them through the client's images).
+        pipeline: the platform's ingest pipeline, when the attacker knows it (see the module doc).
+        surrogate: the JPEG stand-in's backward (``identity``: BPDA; ``kornia``: differentiable JPEG).
     """
 
-    __slots__ = ("_catalog", "_client", "_features", "_image_model", "_seed", "_users")
+    __slots__ = ("_catalog", "_client", "_features", "_image_model", "_pipeline", "_seed", "_users")
 
     def __init__(
         self,
@@ -65,9 +75,16 @@ class AttackerView:
         features: FeatureFunction | None = None,
         users: dict[int, np.ndarray] | None = None,
         catalog: np.ndarray | None = None,
+        pipeline: Pipeline | None = None,
+        surrogate: str = "identity",
     ) -> None:
         if not isinstance(image_model, ImageModel):
             raise ConfigError(f"the attacker's image model must be an ImageModel, got {type(image_model).__name__}")
+        if pipeline:
+            from pixelpush.vision.standins import KnownPipelineModel
+
+            image_model = KnownPipelineModel(image_model, pipeline, surrogate=surrogate)  # type: ignore[arg-type]
+        object.__setattr__(self, "_pipeline", pipeline if pipeline else None)
         object.__setattr__(self, "_client", client)
         object.__setattr__(self, "_image_model", image_model)
         object.__setattr__(self, "_seed", int(seed))
@@ -94,6 +111,11 @@ class AttackerView:
     @property
     def seed(self) -> int:
         return self._seed
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The platform's ingest pipeline if the attacker knows it, else None."""
+        return self._pipeline
 
     @property
     def users(self) -> tuple[int, ...]:
@@ -125,20 +147,31 @@ class AttackerView:
             for start in range(0, client.n_items, batch):
                 images = [client.image(i) for i in range(start, min(start + batch, client.n_items))]
                 if len({im.shape for im in images}) == 1:
-                    rows.append(self.features(np.stack(images)))
+                    rows.append(self._plain_features(np.stack(images)))
                 else:
-                    rows.extend(self.features(im[None]) for im in images)
+                    rows.extend(self._plain_features(im[None]) for im in images)
             object.__setattr__(self, "_catalog", _read_only(np.concatenate(rows)))
         return self._catalog
 
     def features(self, images: np.ndarray) -> np.ndarray:
-        """Public features ``(B, d)`` float32 of uploads ``(B, H, W, 3)`` uint8 (forward only)."""
+        """Public features ``(B, d)`` float32 of uploads ``(B, H, W, 3)`` uint8 (forward only):
+        of the processed uploads when the attacker knows the pipeline (exact: Pillow's)."""
+        if self._pipeline is not None:
+            images = self._pipeline.apply_batch(images)
+        return self._plain_features(images)
+
+    def _plain_features(self, images: np.ndarray) -> np.ndarray:
         if self._features is not None:
             return np.asarray(self._features(images), dtype=np.float32)
-        param = next(self._image_model.parameters(), None)
+        from pixelpush.vision.standins import KnownPipelineModel
+
+        model = self._image_model
+        if isinstance(model, KnownPipelineModel):
+            model = model.inner  # the model itself: these pixels are processed already
+        param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         with torch.inference_mode():
-            out = self._image_model(torch.from_numpy(np.ascontiguousarray(images)).to(device))
+            out = model(torch.from_numpy(np.ascontiguousarray(images)).to(device))
         return out.detach().to("cpu", torch.float32).numpy().copy()
 
 

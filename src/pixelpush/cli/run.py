@@ -26,16 +26,25 @@ def _find_demo_config() -> Path:
     raise ConfigError(f"configs/{DEMO_CONFIG} not found: run from the pixelpush checkout or pass --config")
 
 
-def _execute(config_path: Path, out: Path, workers: int, report: bool, *, force: bool = False) -> dict:
+def _execute(
+    config_path: Path, out: Path, workers: int, report: bool, *, force: bool = False, only: list[str] | None = None
+) -> dict:
     from rich.console import Console
 
     from pixelpush.evaluation.campaign import run_campaign
+    from pixelpush.errors import ConfigError
     from pixelpush.evaluation.config import load_config
     from pixelpush.files import write_json_atomic
     from pixelpush.report import render_report, table_text
 
     console = Console(soft_wrap=True)
     config = load_config(config_path)
+    if only:
+        names = [e.name for e in config.experiments]
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            raise ConfigError(f"--only: no experiment {', '.join(unknown)} in {config_path}; its experiments: {', '.join(names)}")
+        config = config.model_copy(update={"experiments": [e for e in config.experiments if e.name in only]})
     started = time.perf_counter()
     results = run_campaign(config, out, workers=workers, force=force, config_source=config_path)
     timings_path = out / "timings.json"
@@ -67,9 +76,12 @@ def run(
     force: bool = typer.Option(
         False, "--force", help="If finished units in --out were made with other settings, move them to OUT/stale and rerun them."
     ),
+    only: list[str] = typer.Option(
+        [], "--only", help="Run only this experiment of the config (repeatable): long campaigns in stages, into one --out."
+    ),
 ) -> None:
     """Train, attack and evaluate as CONFIG says; resumable: run again on the same --out to continue."""
-    _execute(config, out, workers, report, force=force)
+    _execute(config, out, workers, report, force=force, only=only or None)
 
 
 def demo(

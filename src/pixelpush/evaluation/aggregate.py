@@ -9,7 +9,7 @@ import numpy as np
 
 from pixelpush.evaluation.metrics import HR_KS
 
-GROUP_KEYS: tuple[str, ...] = ("experiment", "recommender", "attack", "threat_model", "perturbations", "blend_epsilon")
+GROUP_KEYS: tuple[str, ...] = ("experiment", "recommender", "defense", "attack", "threat_model", "perturbations", "blend_epsilon")
 UPLOAD_BUDGETS: tuple[int, ...] = (0, 5, 10, 20, 40, 80, 160, 320, 640, 1280)
 """Per-pair upload budgets at which HR@k is reported (the cost curve; the paper's 20 x 32 = 640)."""
 PAPER_BUDGET = 640
@@ -86,7 +86,33 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "pixel_gradient_cosine_mean": _mean_or_none(pcos),
         "uninformative_step_rate": (sum(uninformative) / (steps * len(uninformative))) if uninformative else None,
         "rank_before": [r["rank_before"] for r in records],
+        **_detection(records),
     }
+
+
+def _detection(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Upload monitoring of a configuration: how many pairs it flagged, when, and the HR@20 the
+    attack had reached by then (what it keeps if the platform freezes the item at the flag)."""
+    monitored = [r for r in records if isinstance(r.get("monitor"), dict)]
+    if not monitored:
+        return {}
+    flags = [r["monitor"]["first_flag"] for r in monitored]
+    caught = [f for f in flags if f is not None]
+    frozen = []
+    for r, flag in zip(monitored, flags, strict=True):
+        hits = r["hits_by_step"]["20"]
+        if flag is None:
+            frozen.append(hits[-1])
+            continue
+        spent = np.asarray(r["uploads_by_step"])
+        last = int(np.flatnonzero(spent < flag)[-1]) if (spent < flag).any() else 0
+        frozen.append(hits[last])
+    weights = np.array([r["n_eval_users"] for r in monitored], dtype=np.float64)
+    return {"detection": {
+        "flagged_rate": len(caught) / len(monitored),
+        "median_flag_upload": float(np.median(caught)) if caught else None,
+        "hr20_if_frozen_at_flag": float(weights @ np.asarray(frozen) / max(weights.sum(), 1.0)),
+    }}
 
 
 def summarize_all(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

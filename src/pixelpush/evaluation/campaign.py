@@ -60,6 +60,7 @@ def plan_units(config: CampaignConfig, inputs: CampaignInputs | CampaignContext)
                     threat_model=variant["threat_model"],
                     sweep=tuple(sorted(variant["sweep"].items())),
                     pair=pair,
+                    defense=variant["defense"],
                 )
                 key = unit_key(config, spec, features_digest=inputs.features_digest, image_model_identity=inputs.image_model.identity)
                 units.append(dataclasses.replace(spec, key=key))
@@ -90,10 +91,24 @@ def build_results(ctx: CampaignContext, records: list[dict[str, Any]]) -> dict[s
         "image_model": {"name": ic.name, "identity": ic.identity, "feature_dim": ic.feature_dim, "input_size": ic.input_size},
         "recommenders": ctx.model_metrics_public(),
         "attacks": summarize_all(records),
+        **_defense_parts(ctx, records),
         "config": ctx.config.model_dump(mode="json"),
         "seed": ctx.config.seed,
         "versions": versions(),
     }
+
+
+def _defense_parts(ctx: CampaignContext, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``defenses`` and ``detection`` of results.json, when the campaign runs defenses."""
+    if all(d == ["none"] for d in (e.defenses for e in ctx.config.experiments)):
+        return {}
+    from pixelpush.evaluation.defense_results import defense_results, detection_results
+
+    out: dict[str, Any] = {"defenses": defense_results(ctx)}
+    detection = detection_results(ctx, records)
+    if detection is not None:
+        out["detection"] = detection
+    return out
 
 
 # --- worker processes -----------------------------------------------------------------------

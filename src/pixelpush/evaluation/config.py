@@ -9,6 +9,7 @@ config is loaded, with a :class:`~pixelpush.errors.ConfigError` naming the field
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -126,6 +127,8 @@ class ExperimentConfig(_Strict):
     """General population: random real users HR is measured on."""
     images_saved: int = Field(3, ge=0)
     """Pairs per configuration whose original and attacked uploads are saved as PNG."""
+    defenses: list[str] = Field(["none"], min_length=1)
+    """Defenses to run every configuration under: ``none`` or names of the campaign's ``[defenses]``."""
 
     @field_validator("recommenders")
     @classmethod
@@ -212,9 +215,10 @@ class ExperimentConfig(_Strict):
     def units(self) -> list[dict[str, Any]]:
         """Every attack configuration of this group (without the pair index)."""
         out = []
-        for rec, attack, threat in itertools.product(self.recommenders, self.attacks, self.threat_models):
+        for rec, defense, attack, threat in itertools.product(self.recommenders, self.defenses, self.attacks, self.threat_models):
             for sweep in self.sweep(attack):
-                out.append({"experiment": self.name, "recommender": rec, "attack": attack, "threat_model": threat, "sweep": sweep})
+                out.append({"experiment": self.name, "recommender": rec, "defense": defense, "attack": attack,
+                            "threat_model": threat, "sweep": sweep})
         return out
 
 
@@ -236,6 +240,19 @@ class CampaignConfig(_Strict):
     same as with ``none`` (one process, where the boundary is the attacker view's API)."""
     experiments: list[ExperimentConfig] = Field([ExperimentConfig()], min_length=1)
     """The groups of attack configurations to run (at least one)."""
+    defenses: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Named defenses: ``{name = {component id = settings}}`` (``pixelpush.defenses.registry``),
+    e.g. ``{jpeg75 = {ingest = {transforms = [{op = "jpeg", quality = 75}]}}}``."""
+    new_user_sample: int = Field(200, ge=1)
+    """Genuine new users measured per reveal-limited recommender (their recommendation quality)."""
+    benign_sellers: int = Field(200, ge=1)
+    """Honest sellers' re-upload streams per kind, for the upload monitor's false-positive rate."""
+
+    def defense(self, name: str) -> Any:
+        """The :class:`~pixelpush.defenses.Defense` named `name` (``none``: no defense)."""
+        from pixelpush.defenses import NO_DEFENSE, build_defense
+
+        return NO_DEFENSE if name == "none" else build_defense(name, self.defenses[name])
 
     @model_validator(mode="after")
     def _consistent(self) -> CampaignConfig:
@@ -249,6 +266,18 @@ class CampaignConfig(_Strict):
             raise ValueError(f"recommender variants {missing} need their settings in training.options")
         for name, options in self.training.options.items():
             _check_model_options(name, options)
+        from pixelpush.defenses import build_defense
+
+        for name, table in self.defenses.items():
+            if name == "none" or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise ValueError(f"defenses.{name}: a defense name is letters, digits and _ . - (and not 'none')")
+            build_defense(name, table)
+        for e in self.experiments:
+            unknown = sorted(set(e.defenses) - set(self.defenses) - {"none"})
+            if unknown:
+                raise ValueError(f"experiments.{e.name}.defenses: {unknown} are not defined in [defenses]")
+            if len(set(e.defenses)) != len(e.defenses):
+                raise ValueError(f"experiments.{e.name}.defenses: a defense is listed twice")
         return self
 
 

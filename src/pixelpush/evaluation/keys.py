@@ -65,9 +65,10 @@ def array_digest(array: np.ndarray, *, block_rows: int = 65536) -> str:
     return h.hexdigest()
 
 
-def model_recipe(config: CampaignConfig, name: str, image_model_identity: str) -> dict[str, Any]:
-    """What determines a trained recommender: data, features' model, its own options, epochs, seed."""
-    return {
+def model_recipe(config: CampaignConfig, name: str, image_model_identity: str, defense: Any = None) -> dict[str, Any]:
+    """What determines a trained recommender: data, features' model, its own options, epochs,
+    seed, and the part of a defense that changes training (its ingest pipeline, AMR, ...)."""
+    out = {
         "dataset": config.dataset.model_dump(mode="json"),
         "image_model": image_model_identity,
         "model": name,
@@ -75,20 +76,26 @@ def model_recipe(config: CampaignConfig, name: str, image_model_identity: str) -
         "epochs": config.training.epochs,
         "seed": config.seed,
     }
+    if defense is not None and defense.affects_model:
+        out["defense"] = defense.model_part()
+    return out
 
 
 def unit_key(config: CampaignConfig, spec: UnitSpec, *, features_digest: str, image_model_identity: str) -> str:
     """The digest of everything that determines `spec`'s record (see the module docstring)."""
     attack = spec.build_attack()
     threat = spec.experiment.build_threat_model(spec.threat_model)
+    defense = config.defense(spec.defense)
+    extra = {"defense": {"name": spec.defense, "config": defense.config()}} if spec.defense != "none" else {}
     return digest(
         {
+            **extra,
             "format": UNIT_FORMAT,
             "seed": config.seed,
             "features": features_digest,
-            "recommender": model_recipe(config, spec.recommender, image_model_identity),
+            "recommender": model_recipe(config, spec.recommender, image_model_identity, defense),
             "platform": {"visible_fraction": config.visible_fraction},
-            "attack": {"name": spec.attack, "class": type(attack).__name__, "config": attack.config()},
+            "attack": {"name": spec.attack, "class": type(attack).__name__, "config": attack.key_config()},
             "threat_model": {"name": spec.threat_model, "config": threat.config()},
             "unit": spec.unit_id,
             "pair": {"index": spec.pair.index, "item": spec.pair.item, "target_user": spec.pair.target_user},

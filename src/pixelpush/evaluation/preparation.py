@@ -50,6 +50,12 @@ class CampaignContext:
     model_metrics: dict[str, dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
     features_digest: str = ""
+    processed_features: dict[str, np.ndarray] = field(default_factory=dict)
+    """Catalog features under each ingest pipeline of the campaign's defenses, by pipeline identity."""
+
+    def features_for(self, pipeline: Any) -> np.ndarray:
+        """The catalog's features as a platform with `pipeline` computes them (raw when empty)."""
+        return self.features if not pipeline else self.processed_features[pipeline.identity]
 
     def model_metrics_public(self) -> dict[str, dict[str, Any]]:
         """Per recommender: AUC, visual gain and training figures (no timings)."""
@@ -65,6 +71,11 @@ class CampaignInputs:
     features: np.ndarray
     features_digest: str
     timings: dict[str, float]
+    processed_features: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def features_for(self, pipeline: Any) -> np.ndarray:
+        """The catalog's features as a platform with `pipeline` computes them (raw when empty)."""
+        return self.features if not pipeline else self.processed_features[pipeline.identity]
 
 
 def recommenders_needed(config: CampaignConfig) -> list[str]:
@@ -73,14 +84,51 @@ def recommenders_needed(config: CampaignConfig) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def model_name(recommender: str, defense: Any) -> str:
+    """The trained model a unit attacks: the recommender, or ``REC@DEFENSE`` when the defense
+    changes training (its ingest pipeline, adversarial training, visual regularisation)."""
+    return recommender if not defense.affects_model else f"{recommender}@{defense.name}"
+
+
+def models_needed(config: CampaignConfig) -> list[tuple[str, str, Any]]:
+    """``(model name, recommender, defense)`` of every model to train: the undefended ones first."""
+    from pixelpush.defenses import NO_DEFENSE
+
+    out = {name: (name, name, NO_DEFENSE) for name in recommenders_needed(config)}
+    for e in config.experiments:
+        for rec in e.recommenders:
+            for d in e.defenses:
+                defense = config.defense(d)
+                out.setdefault(model_name(rec, defense), (model_name(rec, defense), rec, defense))
+    return list(out.values())
+
+
+def pipelines_needed(config: CampaignConfig) -> list[Any]:
+    """The distinct non-empty ingest pipelines of the defenses the experiments run."""
+    out: dict[str, Any] = {}
+    for e in config.experiments:
+        for d in e.defenses:
+            p = config.defense(d).pipeline
+            if p:
+                out.setdefault(p.identity, p)
+    return list(out.values())
+
+
 def _train_one(
-    name: str, ctx_data: Dataset, feats: torch.Tensor, config: CampaignConfig, split: Any, *, progress: bool = True
+    name: str, ctx_data: Dataset, feats: torch.Tensor, config: CampaignConfig, split: Any, *, progress: bool = True,
+    defense: Any = None,
 ) -> tuple[Recommender, dict[str, Any]]:
+    from pixelpush.recommenders.registry import RECOMMENDERS
+
     kind = recommender_kind(name)
     seed = derive_seed(config.seed, "train", kind)  # variants of a kind differ by their options only
     options = dict(config.training.options.get(name, {}))
     train_fields = set(TrainConfig.__dataclass_fields__)
     train_options = {k: options.pop(k) for k in list(options) if k in train_fields}
+    if defense is not None:  # the same seed: a defended model differs from its undefended one by the defense only
+        visual = RECOMMENDERS.get(kind).visual
+        options |= defense.model_options(visual)
+        train_options |= defense.train_options(visual)
     if config.training.epochs is not None:
         train_options.setdefault("epochs", config.training.epochs)
     model = build_model(
@@ -119,8 +167,18 @@ def prepare_inputs(config: CampaignConfig, *, progress: bool = True) -> Campaign
         image_model, dataset.images, cache_dir=cache, batch_size=ic_cfg.batch_size, dtype=ic_cfg.dtype, progress=progress
     )
     features = np.array(features, dtype=np.float32)  # a private, writable copy of the cache
+    processed = {}
+    for pipeline in pipelines_needed(config):
+        from pixelpush.data.processed import ProcessedImages
+
+        _log.info("features of the catalog through the ingest pipeline %s", pipeline.identity)
+        processed[pipeline.identity] = np.array(
+            extract_features(image_model, ProcessedImages(dataset.images, pipeline), cache_dir=cache,
+                             batch_size=ic_cfg.batch_size, dtype=ic_cfg.dtype, progress=progress),
+            dtype=np.float32,
+        )
     timings["features"] = time.perf_counter() - t0
-    return CampaignInputs(dataset, image_model, features, array_digest(features), timings)
+    return CampaignInputs(dataset, image_model, features, array_digest(features), timings, processed)
 
 
 def prepare_models(
@@ -139,8 +197,8 @@ def prepare_models(
     split = None
     recommenders: dict[str, Recommender] = {}
     metrics: dict[str, dict[str, Any]] = {}
-    for name in recommenders_needed(config):
-        recipe = model_recipe(config, name, inputs.image_model.identity)
+    for name, rec, defense in models_needed(config):
+        recipe = model_recipe(config, rec, inputs.image_model.identity, defense)
         stem = name.replace(":", "_")
         path, meta = models_dir / f"{stem}.pt", models_dir / f"{stem}.json"
         saved = None
@@ -164,12 +222,17 @@ def prepare_models(
         if split is None:
             split = leave_one_out(dataset.interactions, dataset.n_users, dataset.n_items, seed=derive_seed(config.seed, "split"))
         _log.info("training %s on %s", name, dataset.name)
-        recommenders[name], metrics[name] = _train_one(name, dataset, feats, config, split, progress=progress)
+        model_feats = torch.from_numpy(inputs.features_for(defense.pipeline))
+        recommenders[name], metrics[name] = _train_one(rec, dataset, model_feats, config, split, progress=progress, defense=defense)
+        if defense.name != "none":
+            metrics[name] |= {"recommender": rec, "defense": defense.name}
         model_io.save(recommenders[name], path)
         write_json_atomic(meta, {**metrics[name], "recipe": recipe})
     bpr_auc = metrics["bpr"]["auc"]
     for name, m in metrics.items():
         m["visual_gain"] = None if name == "bpr" else float(visual_gain(m["auc"], bpr_auc))
+        if "defense" in m:
+            m["auc_change"] = float(m["auc"] - metrics[m["recommender"]]["auc"])
     for model in recommenders.values():
         model.eval()
         for p in model.parameters():
@@ -189,5 +252,6 @@ def prepare(
     inputs = inputs if inputs is not None else prepare_inputs(config, progress=progress)
     recommenders, metrics = prepare_models(config, inputs, run_dir, train=train, progress=progress)
     return CampaignContext(
-        config, inputs.dataset, inputs.image_model, inputs.features, recommenders, metrics, inputs.timings, inputs.features_digest
+        config, inputs.dataset, inputs.image_model, inputs.features, recommenders, metrics, inputs.timings, inputs.features_digest,
+        inputs.processed_features,
     )

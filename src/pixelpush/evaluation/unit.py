@@ -23,7 +23,8 @@ from pixelpush.attacks.isolation import IsolatedRunner
 from pixelpush.evaluation.config import ExperimentConfig
 from pixelpush.evaluation.metrics import HR_KS, cosine, hit_ratio, ssim
 from pixelpush.evaluation.pairs import Pair
-from pixelpush.evaluation.preparation import CampaignContext
+from pixelpush.defenses.monitor import UploadMonitor
+from pixelpush.evaluation.preparation import CampaignContext, model_name
 from pixelpush.files import write_atomic
 from pixelpush.platform.evaluator import Evaluator
 from pixelpush.platform.platform import Platform
@@ -48,6 +49,7 @@ class UnitSpec:
     sweep: tuple[tuple[str, Any], ...]
     pair: Pair
     key: str = ""
+    defense: str = "none"
 
     @property
     def perturbations(self) -> int:
@@ -62,7 +64,8 @@ class UnitSpec:
     @property
     def unit_id(self) -> str:
         variant = f"d{self.perturbations}" if self.blend_epsilon is None else f"eps{self.blend_epsilon:g}"
-        return f"{self.experiment.name}/{self.recommender}/{self.attack}/{self.threat_model}/{variant}/{self.pair.index:04d}"
+        rec = self.recommender if self.defense == "none" else f"{self.recommender}@{self.defense}"
+        return f"{self.experiment.name}/{rec}/{self.attack}/{self.threat_model}/{variant}/{self.pair.index:04d}"
 
     def build_attack(self) -> Attack:
         """The attack object of this unit."""
@@ -82,24 +85,34 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
     started = time.perf_counter()
     seed = derive_seed(ctx.config.seed, spec.unit_id)
     dataset, item, entry = ctx.dataset, spec.pair.item, ATTACKS.get(spec.attack)
+    defense = ctx.config.defense(spec.defense)
+    catalog = ctx.features_for(defense.pipeline)
     memo = FeatureMemo(ctx.image_model)
+    monitor = UploadMonitor(defense.monitor, reference=dataset.images.get) if defense.monitor is not None else None
     platform = Platform(
-        copy.deepcopy(ctx.recommenders[spec.recommender]),
+        copy.deepcopy(ctx.recommenders[model_name(spec.recommender, defense)]),
         dataset.images,
         ctx.image_model,
-        features=ctx.features,
+        features=catalog,
         consumed=dataset.histories,
         visible_fraction=ctx.config.visible_fraction,
         seed=seed,
         memo=memo,
+        pipeline=defense.pipeline,
+        reveal=defense.reveal,
+        monitor=monitor,
     )
+    attack = spec.build_attack()
+    knows = getattr(attack, "knows_defense", False) and bool(defense.pipeline)
     isolated = runner is not None and not entry.white_box
     view = AttackerView(
         platform.client(entry.access),
         copy.deepcopy(ctx.image_model),
         seed=seed,
         features=None if isolated else memo.reader(),
-        catalog=None if isolated else ctx.features,
+        catalog=None if isolated else catalog,
+        pipeline=defense.pipeline if knows else None,
+        surrogate=getattr(attack, "surrogate", "identity"),
     )
     prep = spec.experiment.build_threat_model(spec.threat_model).prepare(
         view, item, dataset, seed=derive_seed(ctx.config.seed, "threat", spec.pair.index), user=spec.pair.target_user
@@ -113,7 +126,6 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
     popular = None
     if entry.popular_image:
         popular = dataset.images.get(most_popular_in_category(item, dataset.categories, dataset.item_popularity))
-    attack = spec.build_attack()
 
     def measure() -> tuple[np.ndarray, dict[str, float]]:
         ranks = evaluator.ranks(eval_users, item) if len(eval_users) else np.zeros(0, np.int64)
@@ -159,8 +171,10 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
             client=view.client,
             image_model=ctx.image_model,
             model_key=ctx.image_model.identity,
-            catalog=ctx.features,
-            catalog_key=ctx.features_digest,
+            catalog=catalog,
+            catalog_key=f"{ctx.features_digest}|{defense.pipeline.identity}",
+            pipeline=defense.pipeline if knows else None,
+            surrogate=getattr(attack, "surrogate", "identity"),
             seed=seed,
             users=view.registered(),
             item=item,
@@ -197,7 +211,14 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
         _save_png(run_dir / images["original"], original)
         _save_png(run_dir / images["attacked"], current)
     is_bb = entry.black_box
+    extra: dict[str, Any] = {}
+    if spec.defense != "none":
+        extra["defense"] = spec.defense
+    if monitor is not None:
+        distances = monitor.distances(item)
+        extra["monitor"] = {"distances": distances, "first_flag": monitor.first_flag(item)}
     return {
+        **extra,
         "unit": spec.unit_id,
         "key": spec.key,
         "experiment": spec.experiment.name,

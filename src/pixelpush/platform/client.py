@@ -48,7 +48,7 @@ def client_gateway(platform: Platform, access: Access) -> Gateway:
         "fact": facts.__getitem__,
         "uploads": lambda: platform.uploads,
         "queries": lambda: platform.queries,
-        "image": platform.current_image,
+        "image": platform.displayed_image,
         "upload_image": platform.upload_image,
         "register_user": platform.register_user,
         "scores": scores,

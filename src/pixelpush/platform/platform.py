@@ -12,15 +12,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from pixelpush.data.catalog import ImageStore
-from pixelpush.errors import ConfigError, DataError
+from pixelpush.errors import BudgetExceededError, ConfigError, DataError
 from pixelpush.platform.api import Access
 from pixelpush.platform.budget import Budget, Meter
 from pixelpush.platform.client import Client
+from pixelpush.platform.ingest import Pipeline
 from pixelpush.platform.rank_index import RankIndex, ScoreSource
 from pixelpush.platform.validation import (
     InvalidRequestError,
@@ -31,7 +33,7 @@ from pixelpush.platform.validation import (
     validate_upload,
 )
 from pixelpush.platform.whitebox import WhiteBoxHandle
-from pixelpush.random import derive_seed
+from pixelpush.random import derive_seed, numpy_rng
 from pixelpush.recommenders.base import Recommender
 from pixelpush.vision.image_model import ImageModel
 from pixelpush.vision.memo import FeatureMemo
@@ -94,6 +96,12 @@ class Platform:
         rebase_after: when more items than this differ from the base features, make the current
             features the new base (the rank index then rebuilds lazily).
         index_bytes: memory bound of the rank index.
+        pipeline: the ingest pipeline (:mod:`pixelpush.platform.ingest`) every upload and probe goes
+            through before the image model sees it; `features` must then be those of the processed
+            catalog images. Visitors (``client.image``) see processed images.
+        reveal: limits on what new accounts see (:class:`pixelpush.defenses.reveal.RevealLimit`).
+        monitor: an upload monitor that observes every upload and probe candidate
+            (:class:`pixelpush.defenses.monitor.UploadMonitor`); it only records.
     """
 
     def __init__(
@@ -110,6 +118,9 @@ class Platform:
         memo: FeatureMemo | None = None,
         rebase_after: int = 64,
         index_bytes: int = 256 * 2**20,
+        pipeline: Pipeline | None = None,
+        reveal: Any = None,
+        monitor: Any = None,
     ) -> None:
         n = len(images)
         if recommender.n_items != n:
@@ -129,6 +140,9 @@ class Platform:
         self.visible_count = max(1, math.ceil(visible_fraction * n))
         self.seed = int(seed)
         self.rebase_after = int(rebase_after)
+        self.pipeline = pipeline if pipeline is not None else Pipeline()
+        self.reveal = reveal
+        self.monitor = monitor
         self._meter = Meter(budget)
         self.registrations = 0
 
@@ -142,6 +156,11 @@ class Platform:
         self._current_uploads: dict[int, np.ndarray] = {}
         self._consumed = [check_history(h, n, required=False) for h in consumed]
         self._history_versions = [0] * len(self._consumed)
+        self.n_initial_users = len(self._consumed)
+        self._account_queries: dict[int, int] = {}
+        self._displayed: dict[int, np.ndarray] = {}
+        self._spreads: dict[tuple[str, int], float] = {}
+        self._noise_draws: dict[int, int] = {}
         self._source = _Source(self)
         self.index = RankIndex(self._source, max_bytes=index_bytes)
 
@@ -150,7 +169,9 @@ class Platform:
             log.info("extracting features of %d catalog images with %s", self.n_items, self.image_model.identity)
             chunk = 64
             rows = [
-                self.image_model.extract(self.images.many(range(s, min(s + chunk, self.n_items))))
+                self.image_model.extract(
+                    [self.pipeline.apply(im) for im in self.images.many(range(s, min(s + chunk, self.n_items)))]
+                )
                 for s in range(0, self.n_items, chunk)
             ]
             features = np.concatenate(rows) if rows else np.zeros((0, self.image_model.feature_dim), np.float32)
@@ -239,8 +260,11 @@ class Platform:
             self.rebase()
 
     def _features_of(self, item: int, images: np.ndarray) -> torch.Tensor:
-        """The features ``(B, d)`` the service computes for uploads of `item` (checked finite)."""
-        feats = self.memo(images)
+        """The features ``(B, d)`` the service computes for uploads of `item` (checked finite):
+        those of the processed images, after the monitor has seen the raw ones."""
+        if self.monitor is not None:
+            self.monitor.observe(item, images)
+        feats = self.memo(self.pipeline.apply_batch(images))
         if not torch.isfinite(feats).all():
             raise DataError(f"the image model returned non-finite features for an upload of item {item}")
         return feats
@@ -253,6 +277,7 @@ class Platform:
         feats = self._features_of(item, image[None])[0]
         self._meter.charge(1, 0)
         self._current_uploads[item] = image.copy()
+        self._displayed.pop(item, None)
         self._set_features(item, feats)
 
     def register_user(self, history: np.ndarray | Sequence[int]) -> int:
@@ -278,7 +303,9 @@ class Platform:
         user = self.check_user(user)
         items = check_ids(items, self.n_items, "item")
         self._meter.admit(0, 1, f"scores for user {user}")
+        self._admit_accounts(np.asarray([user]), 1)
         out = self._score(np.asarray([user]), items, self._features[torch.as_tensor(items)])[0]
+        out = self._noisy(np.asarray([user]), out[None])[0]
         self._meter.charge(0, 1)
         return out
 
@@ -287,16 +314,24 @@ class Platform:
         item = self.check_item(item)
         users = self.check_users(users)
         self._meter.admit(0, len(users), f"rank of item {item}")
-        s = self._score(users, np.asarray([item]), self._features[item][None])[:, 0]
-        out = self._ranks_at(users, item, s[:, None])[:, 0]
+        self._admit_accounts(users, 1)
+        s = self._score(users, np.asarray([item]), self._features[item][None])
+        out = self._ranks_at(users, item, self._noisy(users, s))[:, 0]
         self._meter.charge(0, len(users))
-        return _cut(out, visible)
+        return self._truncate(users, _cut(out, visible)[:, None])[:, 0]
 
     def ranking(self, user: int, *, visible: int | None = None) -> np.ndarray:
         """`user`'s unconsumed items best first (ties by id), the first `visible` of them (1 query)."""
         user = self.check_user(user)
         self._meter.admit(0, 1, f"ranking of user {user}")
-        out = self.index.top(user, visible)
+        self._admit_accounts(np.asarray([user]), 1)
+        limit = self._limit(user)
+        if limit is not None and limit.noise > 0:
+            out = self._noisy_ranking(user, visible)
+        else:
+            out = self.index.top(user, visible)
+        if limit is not None and limit.top_k is not None:
+            out = out[: limit.top_k]
         self._meter.charge(0, 1)
         return out
 
@@ -306,7 +341,7 @@ class Platform:
         B uploads (one per candidate, whatever the number of users) and B queries per user.
         """
         single, users, item, feats = self._probe(users, item, images)
-        out = self._score(users, np.full(len(feats), item), feats)
+        out = self._noisy(users, self._score(users, np.full(len(feats), item), feats))
         self._meter.charge(len(feats), len(feats) * len(users))
         return out[0] if single else out
 
@@ -315,8 +350,8 @@ class Platform:
     ) -> np.ndarray:
         """Ranks of `item` under each candidate upload (0 beyond `visible`): ``(B,)`` or ``(U, B)``."""
         single, users, item, feats = self._probe(users, item, images)
-        s = self._score(users, np.full(len(feats), item), feats)
-        out = _cut(self._ranks_at(users, item, s), visible)
+        s = self._noisy(users, self._score(users, np.full(len(feats), item), feats))
+        out = self._truncate(users, _cut(self._ranks_at(users, item, s), visible))
         self._meter.charge(len(feats), len(feats) * len(users))
         return out[0] if single else out
 
@@ -329,7 +364,74 @@ class Platform:
         images = validate_batch(item, images)
         b = len(images)
         self._meter.admit(b, b * len(users), f"probe of item {item} with {b} candidates for {len(users)} user(s)")
+        self._admit_accounts(users, b)
         return single, users, item, self._features_of(item, images)
+
+    # -- what new accounts see (the reveal-limiting defense) -------------------------------------
+
+    def _limit(self, user: int) -> Any:
+        """The reveal limit that applies to `user`, or None (existing accounts, or no limit)."""
+        r = self.reveal
+        if r is None or user < self.n_initial_users:
+            return None
+        if r.thin_history is not None and len(self._consumed[user]) > r.thin_history:
+            return None
+        return r
+
+    def _admit_accounts(self, users: np.ndarray, queries: int) -> None:
+        """Refuse a call that would take a limited account past its query limit (nothing counted)."""
+        if self.reveal is None or self.reveal.max_queries is None:
+            return
+        for u in users.tolist():
+            limit = self._limit(int(u))
+            if limit is not None and self._account_queries.get(int(u), 0) + queries > limit.max_queries:
+                raise BudgetExceededError(
+                    f"account {u} reached the platform's limit of {limit.max_queries} queries for new accounts"
+                )
+        for u in users.tolist():
+            if self._limit(int(u)) is not None:
+                self._account_queries[int(u)] = self._account_queries.get(int(u), 0) + queries
+
+    def _noise_rng(self, user: int) -> np.random.Generator:
+        count = self._noise_draws.get(user, 0)
+        self._noise_draws[user] = count + 1  # fresh noise for every answer, reproducible per seed
+        return numpy_rng(self.seed, "reveal-noise", user, count)
+
+    def _score_spread(self, user: int) -> float:
+        key = ("spread", user)
+        if key not in self._spreads:
+            self._spreads[key] = float(np.std(self._source.base_scores(np.asarray([user]))[0])) or 1.0
+        return self._spreads[key]
+
+    def _noisy(self, users: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """`scores` ``(U, B)`` with the reveal limit's noise added for limited accounts."""
+        if self.reveal is None or not self.reveal.noise > 0:
+            return scores
+        out = np.array(scores, dtype=np.float64 if scores.dtype == np.float64 else np.float32)
+        for k, u in enumerate(users.tolist()):
+            limit = self._limit(int(u))
+            if limit is not None and limit.noise > 0:
+                sd = limit.noise * self._score_spread(int(u))
+                out[k] = out[k] + self._noise_rng(int(u)).normal(0.0, sd, size=out.shape[1])
+        return out
+
+    def _noisy_ranking(self, user: int, visible: int | None) -> np.ndarray:
+        s = self._noisy(np.asarray([user]), self.score_rows(np.asarray([user])))[0]
+        s[self._consumed[user]] = -np.inf
+        order = np.lexsort((np.arange(self.n_items), -s))
+        order = order[: self.n_items - len(self._consumed[user])]
+        return order if visible is None else order[:visible]
+
+    def _truncate(self, users: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """Ranks ``(U, B)`` with those beyond a limited account's `top_k` read as 0 (not shown)."""
+        if self.reveal is None or self.reveal.top_k is None:
+            return ranks
+        out = ranks.copy()
+        for k, u in enumerate(users.tolist()):
+            limit = self._limit(int(u))
+            if limit is not None and limit.top_k is not None:
+                out[k] = np.where(out[k] <= limit.top_k, out[k], 0)
+        return out
 
     def _ranks_at(self, users: np.ndarray, item: int, scores: np.ndarray) -> np.ndarray:
         """Ranks ``(U, B)`` of `item` for each user at each of that user's B candidate scores."""
@@ -352,6 +454,15 @@ class Platform:
         item = self.check_item(item)
         img = self._current_uploads.get(item)
         return img.copy() if img is not None else self.images.get(item)
+
+    def displayed_image(self, item: int) -> np.ndarray:
+        """What a visitor sees of the item: its current upload after the ingest pipeline (a copy)."""
+        item = self.check_item(item)
+        if not self.pipeline:
+            return self.current_image(item)
+        if item not in self._displayed:
+            self._displayed[item] = self.pipeline.apply(self.current_image(item))
+        return self._displayed[item].copy()
 
     def history(self, user: int) -> np.ndarray:
         """`user`'s consumed items, sorted (a copy)."""

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from pixelpush.errors import ConfigError, DataError
 from pixelpush.progress import progress_bar
 from pixelpush.random import torch_generator
+from pixelpush.recommenders.adversarial import adversarial_batch_loss
 from pixelpush.recommenders.evaluation import auc
 from pixelpush.recommenders.factor import FactorModel, TripleBatch
 from pixelpush.recommenders.optim import RowAdam
@@ -67,6 +68,11 @@ class TrainConfig:
     """Update only the table rows a batch touches (lazy Adam); False: dense Adam on whole tables."""
     progress: bool = True
     """Show a progress bar over epochs."""
+    adv_epsilon: float = 0.0
+    """AMR adversarial training: the L2 norm of the worst-case item-feature perturbation, in the
+    model's normalised feature space (0: off; :mod:`pixelpush.recommenders.adversarial`)."""
+    adv_weight: float = 1.0
+    """AMR: the weight of the adversarial loss term."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.eval_every < 1:
@@ -77,6 +83,8 @@ class TrainConfig:
             raise ConfigError(f"lr_start must be at least lr ({self.lr}), got {self.lr_start}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        if not self.adv_epsilon >= 0 or not self.adv_weight >= 0:
+            raise ConfigError(f"adv_epsilon and adv_weight must be non-negative, got {self.adv_epsilon}, {self.adv_weight}")
 
     def epoch_lr(self, epoch: int) -> float:
         """The learning rate of `epoch` (1-based)."""
@@ -207,7 +215,8 @@ def fit(
 class BPRStep:
     """Optimisation steps of `model` on batches of triples ``(users, pos, neg)``.
 
-    Calling it takes one step and returns the batch's mean BPR loss (without the penalty).
+    Calling it takes one step and returns the batch's mean BPR loss (without the penalty; with
+    AMR, plus its adversarial term).
 
     The loss's gradient comes from autograd; the L2 penalty's (:meth:`FactorModel.batch_penalty`)
     is added in closed form, ``2 λ · row · count / B`` for a table row that `count` triples of
@@ -217,6 +226,7 @@ class BPRStep:
 
     def __init__(self, model: FactorModel, features: torch.Tensor, config: TrainConfig) -> None:
         self.model, self.features, self.sparse = model, features, config.sparse
+        self.adv_epsilon, self.adv_weight = config.adv_epsilon, config.adv_weight
         self.params = dict(model.named_parameters())
         self.weights = model.l2_weights()
         self.user_tables, self.item_tables = model.user_tables, model.item_tables
@@ -253,6 +263,8 @@ class BPRStep:
             batch = model.whole_batch(users, pos, neg, self.features)
             rows, ids = {name: self.params[name] for name in (*self.user_tables, *self.item_tables)}, {}
         loss = -F.logsigmoid(model.batch_difference(batch)).mean()
+        if self.adv_epsilon > 0:  # AMR: the only addition of adversarial training
+            loss = loss + self.adv_weight * adversarial_batch_loss(model, batch, self.adv_epsilon)
         names = [*rows, *self.globals]
         tensors = [*rows.values(), *(self.params[name] for name in self.globals)]
         grads = torch.autograd.grad(loss, tensors, allow_unused=True)
