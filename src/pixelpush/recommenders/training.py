@@ -113,8 +113,14 @@ def fit(
     features: np.ndarray | torch.Tensor,
     split: Split,
     config: TrainConfig | None = None,
+    *,
+    device: torch.device | str | None = None,
 ) -> TrainResult:
-    """Train `model` on ``split.train`` with raw `features` ``(n_items, d)``; early-stop on ``split.val``."""
+    """Train `model` on ``split.train`` with raw `features` ``(n_items, d)``; early-stop on ``split.val``.
+
+    The optimisation runs on `device` (default: where the model is); the model goes back to
+    where it was at the end. Shuffling and negatives are drawn on the CPU either way.
+    """
     config = config or TrainConfig()
     feats = as_feature_tensor(features, n_items=model.n_items)
     if split.n_items != model.n_items or split.n_users != model.n_users:
@@ -125,6 +131,10 @@ def fit(
         raise DataError("no training interactions")
     if config.fit_scale:
         model.fit_normalisation(feats, center=config.center)
+    home = next(model.parameters()).device
+    device = torch.device(device) if device is not None else home
+    model.to(device)
+    feats = feats.to(device)
     gen = torch_generator(config.seed, model.kind, "train")
     sampler = NegativeSampler(split.train, model.n_items, gen)
     train = torch.from_numpy(split.train)
@@ -144,6 +154,7 @@ def fit(
             batch = train[order[lo : lo + config.batch_size]]
             users, pos = batch[:, 0], batch[:, 1]
             neg = sampler.sample(users)
+            users, pos, neg = users.to(device), pos.to(device), neg.to(device)
             x = model.pair_difference(users, pos, neg, feats)
             loss = -F.logsigmoid(x).mean() + model.penalty(users, pos, neg)
             opt.zero_grad(set_to_none=True)
@@ -171,6 +182,7 @@ def fit(
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.to(home)
     model.eval()
     seconds = time.perf_counter() - start
     final = float(best_auc) if best_state is not None else float("nan")
