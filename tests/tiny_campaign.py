@@ -52,3 +52,31 @@ def tiny_config(cache: Path, **overrides):
     from pixelpush.evaluation.config import parse_config
 
     return parse_config({**TINY_CAMPAIGN, "cache_dir": str(cache), **overrides})
+
+
+def _toml_value(value) -> str:
+    import json
+
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # numbers, and strings as TOML basic strings
+
+
+def to_toml(config: dict) -> str:
+    """A campaign config dict as TOML: scalars, then one table per section, then [[experiments]]."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, dict | list)]
+    for key, section in config.items():
+        if isinstance(section, dict):
+            lines += ["", f"[{key}]", *(f"{k} = {_toml_value(v)}" for k, v in section.items())]
+    for experiment in config.get("experiments", []):
+        lines += ["", "[[experiments]]", *(f"{k} = {_toml_value(v)}" for k, v in experiment.items())]
+    return "\n".join(lines) + "\n"
+
+
+def tiny_toml(cache: Path, **overrides) -> str:
+    """The tiny campaign as a TOML file's text (what ``pixelpush run`` reads)."""
+    return to_toml({**TINY_CAMPAIGN, "cache_dir": str(cache), **overrides})

@@ -26,3 +26,7 @@ class UnknownIdError(PixelpushError, KeyError):
 
 class BudgetExceededError(PixelpushError, RuntimeError):
     """The platform refused an upload or query beyond the configured budget."""
+
+
+class MissingDependencyError(PixelpushError, ImportError):
+    """An optional dependency (an extra such as ``scale``) that a chosen option needs is not installed."""

@@ -12,7 +12,9 @@ from tiny_campaign import TINY_CAMPAIGN, tiny_config
 
 from pixelpush.data.fashion import load_fashion
 from pixelpush.errors import ConfigError
-from pixelpush.evaluation import campaign as campaign_module
+from pixelpush.evaluation.engines import Engine
+from pixelpush.evaluation.engines import local as local_engine
+from pixelpush.evaluation.engines.local import LocalEngine
 from pixelpush.evaluation.campaign import run_campaign
 from pixelpush.evaluation.run_folder import locked
 
@@ -132,7 +134,7 @@ def small_run(tmp_path_factory, feature_cache):
 def test_a_killed_campaign_resumed_by_two_workers_gives_identical_results(small_run, feature_cache, tmp_path, monkeypatch):
     _, uninterrupted = small_run
     config = _small_config(feature_cache)
-    real = campaign_module.run_unit
+    real = local_engine.compute_unit
     calls = {"n": 0}
 
     def dies_after_two(*args, **kwargs):
@@ -142,11 +144,11 @@ def test_a_killed_campaign_resumed_by_two_workers_gives_identical_results(small_
         return real(*args, **kwargs)
 
     out = tmp_path / "resumed"
-    monkeypatch.setattr(campaign_module, "run_unit", dies_after_two)
+    monkeypatch.setattr(local_engine, "compute_unit", dies_after_two)
     with pytest.raises(KeyboardInterrupt):
         run_campaign(config, out, progress=False)
     assert len(_records(out)) == 2 and not (out / "results.json").exists()
-    monkeypatch.setattr(campaign_module, "run_unit", real)
+    monkeypatch.setattr(local_engine, "compute_unit", real)
     resumed = run_campaign(config, out, workers=2, progress=False)  # resume in two processes
     assert resumed == uninterrupted
     assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(uninterrupted))
@@ -192,8 +194,8 @@ def test_more_pairs_resume_the_matching_units_and_run_only_the_new_ones(small_ru
     out = tmp_path / "run"
     shutil.copytree(small_run[0], out)
     ran = []
-    real = campaign_module.run_unit
-    monkeypatch.setattr(campaign_module, "run_unit", lambda ctx, spec, d, **kw: ran.append(spec.unit_id) or real(ctx, spec, d, **kw))
+    real = local_engine.compute_unit
+    monkeypatch.setattr(local_engine, "compute_unit", lambda ctx, spec, **kw: ran.append(spec.unit_id) or real(ctx, spec, **kw))
     results = run_campaign(_small_config(feature_cache, pairs=3), out, progress=False)
     assert sorted(ran) == ["t/vbpr/bb-rank/specific-user/d4/0002", "t/vbpr/wb/specific-user/d0/0002"]
     assert all(a["pairs"] == 3 for a in results["attacks"])
@@ -249,3 +251,22 @@ def test_a_pairs_line_that_is_not_a_record_is_skipped_and_its_unit_rerun(small_r
     results = run_campaign(_small_config(feature_cache), out, progress=False)
     assert "not a pair record" in caplog.text
     assert results == small_run[1]
+
+
+class _ReversedEngine(Engine):
+    """An engine of three lines: the local one's outcomes, last unit first."""
+
+    def run(self, ctx, units):
+        return reversed(list(LocalEngine().run(ctx, units)))
+
+
+def test_any_engine_gives_the_same_results_json_because_the_driver_alone_writes(small_run, feature_cache, tmp_path):
+    out = tmp_path / "reversed"
+    run_campaign(_small_config(feature_cache), out, engine=_ReversedEngine(), progress=False)
+    assert (out / "results.json").read_bytes() == (small_run[0] / "results.json").read_bytes()
+    def order(run_dir):
+        return [json.loads(line)["unit"] for line in (run_dir / "pairs.jsonl").read_text().splitlines()]
+
+    assert order(out) == order(small_run[0])[::-1]  # appended as the engine handed them over
+    saved = sorted(p.name for p in (out / "images").iterdir())
+    assert saved and saved == sorted(p.name for p in (small_run[0] / "images").iterdir())

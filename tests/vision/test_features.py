@@ -384,3 +384,20 @@ def test_progress_bars_are_not_drawn_into_a_file(tmp_path: Path, capfd: pytest.C
     extract_features(TinyModel(), images, batch_size=4, progress=True)  # the uncached path has its own bar
     err = capfd.readouterr().err
     assert "\r" not in err and "img/s" not in err and "hashing images" not in err
+
+
+def test_thread_counts_change_features_by_float32_rounding_at_most():
+    """torch's CPU kernels may round some batch shapes differently on 1 and 2 threads (the Ray
+    actors run on one): within 1e-5 of the features' scale, never more."""
+    from pixelpush.vision.models import load_image_model
+
+    images = ArrayImages(np.random.default_rng(0).integers(0, 256, (44, 32, 32, 3), dtype=np.uint8))
+    model = load_image_model("squeezenet1_1", input_size=32)
+    before, runs = torch.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            runs.append(extract_features(model, images, batch_size=16, progress=False))
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=0, atol=1e-5 * float(np.abs(runs[0]).max()))

@@ -27,13 +27,22 @@ def _find_demo_config() -> Path:
 
 
 def _execute(
-    config_path: Path, out: Path, workers: int, report: bool, *, force: bool = False, only: list[str] | None = None
+    config_path: Path,
+    out: Path,
+    workers: int | None,
+    report: bool,
+    *,
+    force: bool = False,
+    only: list[str] | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    device: str | None = None,
 ) -> dict:
     from rich.console import Console
 
     from pixelpush.evaluation.campaign import run_campaign
     from pixelpush.errors import ConfigError
-    from pixelpush.evaluation.config import load_config
+    from pixelpush.evaluation.config import load_config, with_overrides
     from pixelpush.files import write_json_atomic
     from pixelpush.report import render_report, table_text
 
@@ -45,8 +54,12 @@ def _execute(
         if unknown:
             raise ConfigError(f"--only: no experiment {', '.join(unknown)} in {config_path}; its experiments: {', '.join(names)}")
         config = config.model_copy(update={"experiments": [e for e in config.experiments if e.name in only]})
+    if device is not None:
+        config = with_overrides(config, {"device": device}, source="--device")
     started = time.perf_counter()
-    results = run_campaign(config, out, workers=workers, force=force, config_source=config_path)
+    results = run_campaign(
+        config, out, workers=workers, engine=engine, address=address, force=force, config_source=config_path
+    )
     timings_path = out / "timings.json"
     if report:
         t0 = time.perf_counter()
@@ -68,10 +81,19 @@ def _execute(
     return results
 
 
+ENGINE_HELP = "Where the pairs run: 'local' (this machine's processes) or 'ray' (needs the scale extra)."
+ADDRESS_HELP = "With --engine ray: join the Ray cluster at HOST:PORT (or 'auto'); default: start a private local instance."
+WORKERS_HELP = "Pairs run at a time: local worker processes (default 1) or Ray workers (default: the cluster's CPUs)."
+DEVICE_HELP = "Run the image model and training on 'cpu' or 'cuda[:N]' (overrides the config's device)."
+
+
 def run(
     config: Path = typer.Argument(..., help="Campaign config (TOML), e.g. configs/table2.toml.", exists=False),
     out: Path = typer.Option(..., "--out", help="Run folder (created; an existing one is resumed)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Parallel worker processes for the pairs."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),  # noqa: UP045
+    engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+    address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),  # noqa: UP045
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),  # noqa: UP045
     report: bool = typer.Option(True, "--report/--no-report", help="Render report.html at the end."),
     force: bool = typer.Option(
         False, "--force", help="If finished units in --out were made with other settings, move them to OUT/stale and rerun them."
@@ -80,15 +102,21 @@ def run(
         [], "--only", help="Run only this experiment of the config (repeatable): long campaigns in stages, into one --out."
     ),
 ) -> None:
-    """Train, attack and evaluate as CONFIG says; resumable: run again on the same --out to continue."""
-    _execute(config, out, workers, report, force=force, only=only or None)
+    """Train, attack and evaluate as CONFIG says; resumable: run again on the same --out to continue.
+
+    Every engine gives the same results.json for the same config; the run folder is written by
+    this process only, so a run killed on any engine resumes from its pairs.jsonl.
+    """
+    _execute(config, out, workers, report, force=force, only=only or None, engine=engine, address=address, device=device)
 
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Parallel worker processes for the pairs."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help=WORKERS_HELP),  # noqa: UP045
+    engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),  # noqa: UP045
     config: Optional[Path] = typer.Option(None, "--config", help="Override the demo config."),  # noqa: UP045
     force: bool = typer.Option(False, "--force", help="Rerun units of --out that were made with other settings."),
 ) -> None:
     """The main job on the embedded catalog: Table 2 in small, the baselines, and the report."""
-    _execute(config or _find_demo_config(), out, workers, report=True, force=force)
+    _execute(config or _find_demo_config(), out, workers, report=True, force=force, engine=engine, device=device)

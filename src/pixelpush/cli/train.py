@@ -24,6 +24,7 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the training."),
     image_model: str = typer.Option("squeezenet1_1", "--image-model", help="Image model: squeezenet1_1 or resnet50."),
     cache_dir: Path = typer.Option(Path(".cache/features"), "--cache-dir", help="Feature cache folder."),
+    device: str = typer.Option("cpu", "--device", help="Extract features and train on 'cpu' or 'cuda[:N]'."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Train a recommender on a dataset's interactions and its images' features.
@@ -35,6 +36,7 @@ def train(
     import torch
 
     from pixelpush.data.registry import EMBEDDED, load_dataset
+    from pixelpush.devices import resolve_device
     from pixelpush.recommenders.evaluation import auc
     from pixelpush.files import write_atomic
     from pixelpush.recommenders.io import save
@@ -48,25 +50,28 @@ def train(
 
     if model not in RECOMMENDERS.ids():
         raise ConfigError(f"--model must be one of {', '.join(RECOMMENDERS.ids())}, got {model!r}")
+    where = resolve_device(device)  # a missing GPU is refused before anything is written
     check_output_dir(out, "--out")  # refused before training, not after it
     for name in ("model.pt", "metrics.json"):
         check_output_file(out / name, "--out")
     check_output_dir(cache_dir, "--cache-dir")
     data = load_dataset(dataset, root=root)
     input_size = int(data.images.get(0).shape[0]) if dataset in EMBEDDED and data.n_items else None
-    ic = load_image_model(image_model, input_size=input_size)
+    ic = load_image_model(image_model, input_size=input_size).to(where)
     raw = extract_features(ic, data.images, cache_dir=cache_dir, progress=progress)
     feats = torch.from_numpy(np.array(raw, dtype=np.float32))
     split = leave_one_out(data.interactions, data.n_users, data.n_items, seed=seed)
     rec = build_model(model, data.n_users, data.n_items, feats.shape[1], categories=data.categories, seed=seed)
     t0 = time.perf_counter()
-    result = fit(rec, feats, split, TrainConfig(epochs=epochs, seed=seed, progress=progress))
+    result = fit(rec, feats, split, TrainConfig(epochs=epochs, seed=seed, progress=progress), device=where)
     train_seconds = time.perf_counter() - t0
-    test_auc = auc(rec, feats, split.test, split.all_positives)
+    test_auc = auc(rec.to(where), feats.to(where), split.test, split.all_positives)
+    rec.to("cpu")
     metrics = {
         "dataset": data.name,
         "model": model,
         "image_model": ic.identity,
+        "device": str(where),
         "seed": seed,
         "auc": test_auc,
         "val_auc": result.val_auc,

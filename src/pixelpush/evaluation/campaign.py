@@ -1,4 +1,4 @@
-"""Campaigns: plan the units of a config, run them (resumably, optionally in parallel), summarise.
+"""Campaigns: plan the units of a config, run them on an engine (resumably), summarise.
 
 ``pairs.jsonl`` gets one record per finished unit, so a killed campaign resumes where it
 stopped; ``results.json`` is computed from the records alone, so a resumed campaign's equals
@@ -10,32 +10,27 @@ records (:mod:`pixelpush.evaluation.run_folder`). One run holds the folder's loc
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import dataclasses
 import logging
-import multiprocessing
 import platform as host
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from pixelpush.attacks.isolation import IsolatedRunner
+from pixelpush.devices import resolve_device
 from pixelpush.errors import ConfigError
 from pixelpush.evaluation.aggregate import summarize_all
 from pixelpush.evaluation.config import CampaignConfig
+from pixelpush.evaluation.engines import Engine, build_engine
 from pixelpush.evaluation.keys import unit_key
 from pixelpush.evaluation.pair_log import PairLog
 from pixelpush.evaluation.pairs import draw_pairs
 from pixelpush.evaluation.preparation import CampaignContext, CampaignInputs, prepare, prepare_inputs
 from pixelpush.evaluation.run_folder import check_stale, locked
-from pixelpush.evaluation.unit import UnitSpec, run_unit
+from pixelpush.evaluation.unit import UnitOutcome, UnitSpec
 from pixelpush.files import write_atomic, write_json_atomic
 from pixelpush.outputs import check_output_dir
 from pixelpush.progress import progress_bar
@@ -111,56 +106,33 @@ def _defense_parts(ctx: CampaignContext, records: list[dict[str, Any]]) -> dict[
     return out
 
 
-# --- worker processes -----------------------------------------------------------------------
-
-_WORKER: dict[str, Any] = {}
-
-
-@contextmanager
-def _single_threaded() -> Iterator[None]:
-    """Units run on one intra-op thread: kernels' reduction order, and so every number, then
-    does not depend on how many worker processes share the machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _init_worker(config: CampaignConfig, run_dir: Path) -> None:
-    torch.set_num_threads(1)
-    logging.getLogger("pixelpush").setLevel(logging.WARNING)
-    _WORKER["ctx"] = prepare(config, run_dir, train=False)
-    _WORKER["run_dir"] = run_dir
-    if config.isolation == "process":
-        runner = _WORKER["runner"] = IsolatedRunner()
-        atexit.register(runner.close)
-
-
-def _work(spec: UnitSpec) -> dict[str, Any]:
-    return run_unit(_WORKER["ctx"], spec, _WORKER["run_dir"], runner=_WORKER.get("runner"))
-
-
 def run_campaign(
     config: CampaignConfig,
     run_dir: str | Path,
     *,
-    workers: int = 1,
+    workers: int | None = None,
+    engine: str | Engine = "local",
+    address: str | None = None,
     progress: bool = True,
     force: bool = False,
     config_source: Path | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a campaign in `run_dir`; return the results written to ``results.json``.
 
-    Each unit runs single-threaded, in this process (``workers=1``) or in `workers` spawned
-    processes: the numbers are the same either way. Records of planned units made under other
-    settings stop the run (ConfigError) unless `force`, which moves them to ``stale/`` first.
-    The config is saved in the folder (``config.json``, and `config_source` as ``config.toml``).
+    The units run on `engine` (:mod:`pixelpush.evaluation.engines`: ``local``, the default, in
+    this process or `workers` spawned processes; ``ray`` on a private local Ray instance or the
+    cluster at `address`). Each unit runs single-threaded, so the numbers, and ``results.json``
+    byte for byte, are the same on every engine. This function alone writes the run folder: it
+    saves each finished unit's files and appends its record to ``pairs.jsonl``. Records of
+    planned units made under other settings stop the run (ConfigError) unless `force`, which
+    moves them to ``stale/`` first. The config is saved in the folder (``config.json``, and
+    `config_source` as ``config.toml``).
     """
     run_dir = Path(run_dir)
+    resolve_device(config.device)  # a missing GPU stops the run before anything is written
     check_output_dir(Path(config.cache_dir) / "features", "cache_dir")  # before the run folder is made
-    with locked(run_dir):
+    runner = engine if isinstance(engine, Engine) else build_engine(engine, workers=workers, address=address)
+    with runner, locked(run_dir):
         started = time.perf_counter()
         inputs = prepare_inputs(config, progress=progress)
         log = PairLog(run_dir / "pairs.jsonl")
@@ -169,26 +141,16 @@ def run_campaign(
         save_config(config, config_source, run_dir)
         ctx = prepare(config, run_dir, inputs=inputs, progress=progress)
         todo = [u for u in units if u.unit_id not in log]
-        _log.info("%d units planned, %d already done, %d to run", len(units), len(units) - len(todo), len(todo))
+        _log.info("%d units planned, %d already done, %d to run on %r", len(units), len(units) - len(todo), len(todo), runner)
         t0 = time.perf_counter()
-        with progress_bar(total=len(units), initial=len(units) - len(todo), desc="attacks", unit="pair", enabled=progress) as bar:
-            if workers <= 1 or len(todo) <= 1:
-                with _single_threaded(), contextlib.ExitStack() as stack:
-                    runner = stack.enter_context(IsolatedRunner()) if config.isolation == "process" else None
-                    for spec in todo:
-                        log.append(run_unit(ctx, spec, run_dir, runner=runner))
-                        bar.update()
-            else:
-                with ProcessPoolExecutor(
-                    max_workers=workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker,
-                    initargs=(config, run_dir),
-                ) as pool:
-                    futures = [pool.submit(_work, spec) for spec in todo]
-                    for future in as_completed(futures):
-                        log.append(future.result())
-                        bar.update()
+        with (
+            progress_bar(total=len(units), initial=len(units) - len(todo), desc="attacks", unit="pair", enabled=progress) as bar,
+            _closing(runner.run(ctx, todo)) as outcomes,
+        ):
+            for outcome in outcomes:
+                outcome.save_files(run_dir)  # first the files a record names, then the record
+                log.append(outcome.record)
+                bar.update()
         ctx.timings["attacks"] = time.perf_counter() - t0
         expected = {u.unit_id: u.key for u in units}
         results = build_results(ctx, [r for r in log.records() if expected.get(r["unit"]) == r.get("key")])
@@ -196,6 +158,17 @@ def run_campaign(
         ctx.timings["total"] = time.perf_counter() - started
         write_json_atomic(run_dir / "timings.json", {k: round(v, 3) for k, v in ctx.timings.items()})
         return results
+
+
+@contextlib.contextmanager
+def _closing(outcomes: Iterable[UnitOutcome]) -> Iterator[Iterable[UnitOutcome]]:
+    """`outcomes`, closed at the end if it can be (a generator stops its engine's work)."""
+    try:
+        yield outcomes
+    finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
 
 
 def save_config(config: CampaignConfig, source: Path | None, run_dir: Path) -> None:

@@ -238,6 +238,11 @@ class CampaignConfig(_Strict):
     """``process``: every attack without a white-box handle runs in its own process and reaches
     the platform only through messages (``pixelpush.attacks.isolation``); the numbers are the
     same as with ``none`` (one process, where the boundary is the attacker view's API)."""
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?)$")
+    """Where the image model (feature extraction, the platform's and the attacker's forward
+    passes and VJPs) and recommender training run: ``cpu``, ``cuda`` or ``cuda:N``. Results on
+    a GPU agree with the CPU's within float32 rounding, not bit for bit, so the device is part of
+    every unit's key and of the feature cache's identity (``pixelpush.devices``)."""
     experiments: list[ExperimentConfig] = Field([ExperimentConfig()], min_length=1)
     """The groups of attack configurations to run (at least one)."""
     defenses: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -324,6 +329,11 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> CampaignConf
     except ValidationError as err:
         problems = "; ".join(_problem(e) for e in err.errors())
         raise ConfigError(f"{source}: {problems}") from None
+
+
+def with_overrides(config: CampaignConfig, changes: dict[str, Any], *, source: str = "override") -> CampaignConfig:
+    """`config` with top-level `changes` applied, validated again (errors name `source`)."""
+    return parse_config({**config.model_dump(mode="python"), **changes}, source=source)
 
 
 def _problem(error: dict[str, Any]) -> str:

@@ -5,6 +5,11 @@ seed, the dataset and its features (by digest), the attacked model's training re
 platform's settings, the attack and threat model with all their hyperparameters, and the pair.
 A rerun with any of these changed therefore never passes an old record off as a new one.
 
+Off the CPU the device kind (``cuda``, not its index) is part of both: a GPU's numbers agree
+with the CPU's within float32 rounding, not bit for bit. On the CPU it is left out, so keys
+made before devices existed still match. The engine that ran a unit is never part of its key:
+every engine gives the same record.
+
 What a key does not see: changes to pixelpush's own code. After upgrading, use a new run folder
 (or ``--force``) if the numbers must come from the new code.
 """
@@ -67,7 +72,8 @@ def array_digest(array: np.ndarray, *, block_rows: int = 65536) -> str:
 
 def model_recipe(config: CampaignConfig, name: str, image_model_identity: str, defense: Any = None) -> dict[str, Any]:
     """What determines a trained recommender: data, features' model, its own options, epochs,
-    seed, and the part of a defense that changes training (its ingest pipeline, AMR, ...)."""
+    seed, the device off the CPU, and the part of a defense that changes training (its ingest
+    pipeline, AMR, ...)."""
     out = {
         "dataset": config.dataset.model_dump(mode="json"),
         "image_model": image_model_identity,
@@ -78,7 +84,12 @@ def model_recipe(config: CampaignConfig, name: str, image_model_identity: str, d
     }
     if defense is not None and defense.affects_model:
         out["defense"] = defense.model_part()
-    return out
+    return out | _device_entry(config)
+
+
+def _device_entry(config: CampaignConfig) -> dict[str, Any]:
+    """``{"device": ...}`` off the CPU, else nothing: keys made on the CPU stay what they were."""
+    return {} if config.device == "cpu" else {"device": config.device.split(":")[0]}
 
 
 def unit_key(config: CampaignConfig, spec: UnitSpec, *, features_digest: str, image_model_identity: str) -> str:
@@ -100,4 +111,5 @@ def unit_key(config: CampaignConfig, spec: UnitSpec, *, features_digest: str, im
             "unit": spec.unit_id,
             "pair": {"index": spec.pair.index, "item": spec.pair.item, "target_user": spec.pair.target_user},
         }
+        | _device_entry(config)
     )

@@ -18,6 +18,7 @@ import torch
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.registry import load_dataset
+from pixelpush.devices import resolve_device
 from pixelpush.errors import PixelpushError
 from pixelpush.evaluation.config import CampaignConfig, recommender_kind
 from pixelpush.evaluation.keys import array_digest, model_recipe
@@ -136,10 +137,11 @@ def _train_one(
     )
     t0 = time.perf_counter()
     settings = {"seed": seed, "progress": progress, **train_options}
-    result = fit(model, feats, split, build_settings(TrainConfig, settings, where=f"training.options.{name}"))
+    device = resolve_device(config.device)
+    result = fit(model, feats, split, build_settings(TrainConfig, settings, where=f"training.options.{name}"), device=device)
     seconds = time.perf_counter() - t0
-    test_auc = auc(model, feats, split.test, split.all_positives)
-    model.eval()
+    test_auc = auc(model.to(device), feats.to(device), split.test, split.all_positives)
+    model.to("cpu").eval()  # attacked on the CPU: only the image model's work is worth a GPU there
     return model, {
         "auc": float(test_auc),
         "val_auc": float(result.val_auc),
@@ -162,6 +164,7 @@ def prepare_inputs(config: CampaignConfig, *, progress: bool = True) -> Campaign
     if ic_cfg.weights is None or ic_cfg.weights == "none":
         weights = None
     image_model = load_image_model(ic_cfg.name, weights=weights, input_size=ic_cfg.input_size, seed=config.seed)
+    image_model.to(resolve_device(config.device))
     cache = check_output_dir(Path(config.cache_dir) / "features", "cache_dir")
     features = extract_features(
         image_model, dataset.images, cache_dir=cache, batch_size=ic_cfg.batch_size, dtype=ic_cfg.dtype, progress=progress

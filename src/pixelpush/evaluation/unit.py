@@ -10,6 +10,7 @@ and the white-box diagnostics stay on the experimenter's side of this function.
 from __future__ import annotations
 
 import copy
+import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from pixelpush.platform.platform import Platform
 from pixelpush.random import derive_seed
 from pixelpush.vision.memo import FeatureMemo
 
-__all__ = ["UnitSpec", "run_unit"]
+__all__ = ["UnitOutcome", "UnitSpec", "compute_unit", "run_unit"]
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,40 @@ class UnitSpec:
         return self.experiment.build_attack(self.attack, dict(self.sweep))
 
 
-def _save_png(path: Path, image: np.ndarray) -> None:
-    write_atomic(path, lambda fh: Image.fromarray(image).save(fh, format="PNG"))
+@dataclass(frozen=True)
+class UnitOutcome:
+    """What one unit produced: its ``pairs.jsonl`` record and the files it names.
+
+    `files` maps paths relative to the run folder to their bytes (the PNG uploads of the first
+    pairs). A unit never writes into the run folder itself: whoever drives the campaign saves
+    the files, then appends the record, so only one process ever writes the folder (whichever
+    engine ran the unit, on whichever machine).
+    """
+
+    record: dict[str, Any]
+    files: dict[str, bytes]
+
+    def save_files(self, run_dir: Path) -> None:
+        """Write the unit's files into `run_dir` (atomically, each)."""
+        for relative, data in sorted(self.files.items()):
+            write_atomic(Path(run_dir) / relative, data)
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: IsolatedRunner | None = None) -> dict[str, Any]:
-    """Run one unit and return its ``pairs.jsonl`` record (see docs/results-schema.md).
+    """Run one unit, save its files into `run_dir` and return its ``pairs.jsonl`` record."""
+    outcome = compute_unit(ctx, spec, runner=runner)
+    outcome.save_files(run_dir)
+    return outcome.record
+
+
+def compute_unit(ctx: CampaignContext, spec: UnitSpec, *, runner: IsolatedRunner | None = None) -> UnitOutcome:
+    """Run one unit: its record (see docs/results-schema.md) and the files it names.
 
     With a `runner`, an attack that needs no white-box handle runs in that runner's process
     (:mod:`pixelpush.attacks.isolation`): the numbers are the same.
@@ -204,12 +233,11 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
         uploads_by_step.append(uploads_by_step[-1])
 
     first_gain = next((t for t, v in enumerate(hits_by_step["20"]) if v > hits_by_step["20"][0]), None)
-    images = None
+    images, files = None, {}
     if spec.pair.index < spec.experiment.images_saved:
         stem = spec.unit_id.replace("/", "_")
         images = {"original": f"images/{stem}_original.png", "attacked": f"images/{stem}_attacked.png"}
-        _save_png(run_dir / images["original"], original)
-        _save_png(run_dir / images["attacked"], current)
+        files = {images["original"]: _png_bytes(original), images["attacked"]: _png_bytes(current)}
     is_bb = entry.black_box
     extra: dict[str, Any] = {}
     if spec.defense != "none":
@@ -217,7 +245,7 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
     if monitor is not None:
         distances = monitor.distances(item)
         extra["monitor"] = {"distances": distances, "first_flag": monitor.first_flag(item)}
-    return {
+    record = {
         **extra,
         "unit": spec.unit_id,
         "key": spec.key,
@@ -251,3 +279,4 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
         "images": images,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    return UnitOutcome(record, files)

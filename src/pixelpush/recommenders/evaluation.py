@@ -26,7 +26,8 @@ def auc(
     """Mean AUC of the held-out ``(user, item)`` pairs against every unconsumed item.
 
     `exclude` holds all known ``(user, item)`` positives (held-out pairs included): these are
-    never negatives. Returns NaN when there are no held-out pairs.
+    never negatives. Returns NaN when there are no held-out pairs. The scoring runs where
+    `features` (and the model) are.
     """
     heldout = np.asarray(heldout, dtype=np.int64).reshape(-1, 2)
     if len(heldout) == 0:
@@ -35,27 +36,29 @@ def auc(
     exclude = np.asarray(exclude, dtype=np.int64).reshape(-1, 2)
     order = np.argsort(exclude[:, 0], kind="stable")
     ex_users, ex_items = exclude[order, 0], exclude[order, 1]
-    all_items = torch.arange(n_items)
+    device = features.device  # scores, masks and counts stay where the model runs
+    all_items = torch.arange(n_items, device=device)
     total = 0.0
     for start in range(0, len(heldout), chunk):
         part = heldout[start : start + chunk]
-        users = torch.from_numpy(part[:, 0])
+        users = torch.from_numpy(part[:, 0]).to(device)
         scores = model.score(users, all_items, features).float()
-        mask = torch.zeros(scores.shape, dtype=torch.bool)
+        mask = torch.zeros(scores.shape, dtype=torch.bool, device=device)
         lo = np.searchsorted(ex_users, part[:, 0], side="left")
         hi = np.searchsorted(ex_users, part[:, 0], side="right")
         lengths = hi - lo
         rows = np.repeat(np.arange(len(part)), lengths)
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         cols = ex_items[np.repeat(lo, lengths) + offsets]
-        mask[torch.from_numpy(rows), torch.from_numpy(cols)] = True
-        mask[torch.arange(len(part)), torch.from_numpy(part[:, 1])] = True
+        held = torch.from_numpy(part[:, 1]).to(device)
+        mask[torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)] = True
+        mask[torch.arange(len(part), device=device), held] = True
         negatives = ~mask
         n_neg = negatives.sum(dim=1)
         if bool((n_neg == 0).any()):
             bad = int(part[int(torch.nonzero(n_neg == 0)[0, 0]), 0])
             raise DataError(f"user {bad} consumed every item: no negatives for AUC")
-        pos = scores[torch.arange(len(part)), torch.from_numpy(part[:, 1])].unsqueeze(1)
+        pos = scores[torch.arange(len(part), device=device), held].unsqueeze(1)
         wins = ((scores < pos) & negatives).sum(dim=1).double() + 0.5 * ((scores == pos) & negatives).sum(dim=1).double()
         total += float((wins / n_neg.double()).sum())
     return total / len(heldout)

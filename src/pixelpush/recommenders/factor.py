@@ -205,7 +205,7 @@ class FactorModel(Recommender):
 
     def _user_weights(self) -> torch.Tensor:
         return torch.cat(
-            [torch.full((table.shape[1],), float(lam)) for table, lam in self.user_parameters()]
+            [torch.full((table.shape[1],), float(lam), device=table.device) for table, lam in self.user_parameters()]
         )
 
     def _check_ids(self, ids: torch.Tensor, limit: int, what: str) -> None:

@@ -148,8 +148,14 @@ def fit(
     features: np.ndarray | torch.Tensor,
     split: Split,
     config: TrainConfig | None = None,
+    *,
+    device: torch.device | str | None = None,
 ) -> TrainResult:
-    """Train `model` on ``split.train`` with raw `features` ``(n_items, d)``; early-stop on ``split.val``."""
+    """Train `model` on ``split.train`` with raw `features` ``(n_items, d)``; early-stop on ``split.val``.
+
+    The optimisation runs on `device` (default: where the model is); the model goes back to
+    where it was at the end. Shuffling and negatives are drawn on the CPU either way.
+    """
     config = config or TrainConfig()
     feats = as_feature_tensor(features, n_items=model.n_items)
     if split.n_items != model.n_items or split.n_users != model.n_users:
@@ -160,6 +166,10 @@ def fit(
         raise DataError("no training interactions")
     if config.fit_scale:
         model.fit_normalisation(feats, center=config.center)
+    home = next(model.parameters()).device
+    device = torch.device(device) if device is not None else home
+    model.to(device)
+    feats = feats.to(device)
     gen = torch_generator(config.seed, model.kind, "train")
     sampler = NegativeSampler(split.train, model.n_items, gen)
     train = torch.from_numpy(split.train)
@@ -178,6 +188,7 @@ def fit(
         order = torch.randperm(len(train), generator=gen)
         users, pos = train[:, 0][order], train[:, 1][order]
         neg = sampler.sample(users)  # the whole epoch's negatives in one vectorised draw
+        users, pos, neg = users.to(device), pos.to(device), neg.to(device)
         total = 0.0
         for lo in range(0, len(order), config.batch_size):
             hi = lo + config.batch_size
@@ -205,6 +216,7 @@ def fit(
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.to(home)
     model.eval()
     seconds = time.perf_counter() - start
     final = float(best_auc) if best_state is not None else float("nan")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -127,6 +127,27 @@ def _chunk_hashes(images: ImageStore, chunk_size: int, progress: bool) -> tuple[
     return chunks, whole.hexdigest()
 
 
+ChunkComputer = Callable[[Sequence[tuple[int, int]], tqdm], Iterator[tuple[int, np.ndarray]]]
+"""Computes the features of item spans ``(start, stop)``: yields ``(span index, features)`` as
+each span finishes, in any order, updating the bar by items (``compute_chunk`` per span, locally;
+:mod:`pixelpush.vision.features_ray` on Ray Data)."""
+
+
+def store_identity(model: ImageModel, device: torch.device | str | None = None) -> str:
+    """The identity the feature cache files `model`'s features under, computed on `device`.
+
+    On the CPU it is the model's identity; on another device its type is appended (a GPU's
+    features agree with the CPU's to float32 rounding, not bit for bit, so they are kept apart).
+
+    >>> from pixelpush.vision.models import load_image_model
+    >>> m = load_image_model("squeezenet1_1", input_size=64)
+    >>> store_identity(m) == m.identity, store_identity(m, "cuda:1") == m.identity + "|cuda"
+    (True, True)
+    """
+    kind = torch.device(device).type if device is not None else _model_device(model).type
+    return model.identity if kind == "cpu" else f"{model.identity}|{kind}"
+
+
 def extract_features(
     model: ImageModel,
     images: ImageStore,
@@ -139,31 +160,60 @@ def extract_features(
 ) -> np.ndarray:
     """Features ``(N, d)`` of every upload in `images`, row ``i`` for item ``i``.
 
-    Images are read one batch at a time and pushed through ``model`` under
+    Images are read one batch at a time and pushed through ``model`` (on its device) under
     :func:`torch.inference_mode`; memory holds one batch of pixels and one chunk of features.
 
     Without `cache_dir` the result is an in-memory array of `dtype`. With `cache_dir` it is a
     **read-only** :class:`numpy.memmap` of the cached ``.npy`` (of `dtype`), suitable for
     training directly: a float32 cache can be indexed as is; a float16 cache (half the disk and
     page cache) should be converted per batch with ``feats[idx].astype(np.float32)``.
-    The cache is keyed by ``model.identity`` and each image's ``content_key``; chunks of
-    `chunk_size` items are written atomically, so an interrupted run resumes from its finished
-    chunks, and a changed image invalidates only its own chunk. A damaged cache file is logged,
-    discarded and recomputed.
+    The cache is keyed by the model's :func:`store_identity` and each image's ``content_key``;
+    chunks of `chunk_size` items are written atomically, so an interrupted run resumes from its
+    finished chunks, and a changed image invalidates only its own chunk. A damaged cache file is
+    logged, discarded and recomputed.
 
     Raises :class:`~pixelpush.errors.DataError` naming the item whose features are NaN/inf (or
     overflow float16), and :class:`~pixelpush.errors.ConfigError` for bad options.
     """
     _check_options(batch_size, chunk_size, dtype)
-    n, dim = len(images), int(model.feature_dim)
-    t0 = time.perf_counter()
+    n = len(images)
     if cache_dir is None:
+        t0 = time.perf_counter()
         with progress_bar(total=n, desc=f"features {model.identity}", unit="img", enabled=progress) as bar:
             out = compute_chunk(model, images, 0, n, batch_size=batch_size, dtype=dtype, bar=bar)
         _log.debug("extracted %d features in %.2f s (no cache)", n, time.perf_counter() - t0)
         return out
 
-    store = FeatureStore(Path(cache_dir), model.identity, dtype)
+    def compute(spans: Sequence[tuple[int, int]], bar: tqdm) -> Iterator[tuple[int, np.ndarray]]:
+        for k, (start, stop) in enumerate(spans):
+            yield k, compute_chunk(model, images, start, stop, batch_size=batch_size, dtype=dtype, bar=bar)
+
+    return cached_features(model, images, cache_dir, compute, batch_size=batch_size, chunk_size=chunk_size, dtype=dtype, progress=progress)
+
+
+def cached_features(
+    model: ImageModel,
+    images: ImageStore,
+    cache_dir: Path | str,
+    compute: ChunkComputer,
+    *,
+    batch_size: int = 64,
+    chunk_size: int = 1024,
+    dtype: str = "float32",
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> np.memmap:
+    """The cached features of `images` (see :func:`extract_features`), missing chunks made by `compute`.
+
+    The caller's process alone writes the cache: `compute` only returns features (in whichever
+    processes it likes), and each finished chunk is written here as it arrives, so a run killed
+    at any point resumes from the chunks it finished. `device` is where `compute` runs the model
+    (default: where `model` is); it decides the cache's :func:`store_identity`.
+    """
+    _check_options(batch_size, chunk_size, dtype)
+    n, dim = len(images), int(model.feature_dim)
+    t0 = time.perf_counter()
+    store = FeatureStore(Path(cache_dir), store_identity(model, device), dtype)
     store.prepare()
     chunks, catalog_hash = _chunk_hashes(images, chunk_size, progress)
     cached = store.open_assembled(catalog_hash, n, dim)
@@ -172,22 +222,24 @@ def extract_features(
         return cached
 
     bounds = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
-    computed, reused = 0, set[str]()
+    missing = [k for k, (h, (start, stop)) in enumerate(zip(chunks, bounds, strict=True)) if not store.has_chunk(h, stop - start, dim)]
+    todo = set(missing)
+    computed, reused = len(missing), {h for k, h in enumerate(chunks) if k not in todo}
     with progress_bar(total=n, desc=f"features {model.identity}", unit="img", enabled=progress) as bar:
-        for chunk_hash, (start, stop) in zip(chunks, bounds, strict=True):
-            if store.has_chunk(chunk_hash, stop - start, dim):
-                reused.add(chunk_hash)
-                bar.update(stop - start)
-                continue
-            feats = compute_chunk(model, images, start, stop, batch_size=batch_size, dtype=dtype, bar=bar)
-            store.write_chunk(chunk_hash, feats)
-            computed += 1
+        bar.update(n - sum(bounds[k][1] - bounds[k][0] for k in missing))
+        if missing:
+            for j, feats in compute([bounds[k] for k in missing], bar):
+                k = missing[j]
+                start, stop = bounds[k]
+                if feats.shape != (stop - start, dim) or feats.dtype != np.dtype(dtype):
+                    raise DataError(f"features of items {start}..{stop - 1} came back as {feats.dtype} {feats.shape}, expected {dtype} ({stop - start}, {dim})")
+                store.write_chunk(chunks[k], feats)
 
     def blocks() -> Iterator[np.ndarray]:
         nonlocal computed
         for chunk_hash, (start, stop) in zip(chunks, bounds, strict=True):
             block = store.read_chunk(chunk_hash, stop - start, dim)
-            if block is None:  # removed or damaged since the pass above: compute it again
+            if block is None:  # removed or damaged since the pass above: compute it again, here
                 block = compute_chunk(model, images, start, stop, batch_size=batch_size, dtype=dtype)
                 store.write_chunk(chunk_hash, block)
                 computed += 1
@@ -209,4 +261,4 @@ def feature_cache_path(model: ImageModel, images: ImageStore, cache_dir: Path | 
     """Where :func:`extract_features` keeps the assembled features of `images` (may not exist yet)."""
     _check_options(1, 1, dtype)
     _, catalog_hash = _chunk_hashes(images, len(images) or 1, progress=False)
-    return FeatureStore(Path(cache_dir), model.identity, dtype).features_path(catalog_hash)
+    return FeatureStore(Path(cache_dir), store_identity(model), dtype).features_path(catalog_hash)
