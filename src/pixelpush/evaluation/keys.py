@@ -66,8 +66,9 @@ def array_digest(array: np.ndarray, *, block_rows: int = 65536) -> str:
 
 
 def model_recipe(config: CampaignConfig, name: str, image_model_identity: str) -> dict[str, Any]:
-    """What determines a trained recommender: data, features' model, its own options, epochs, seed."""
-    return {
+    """What determines a recommender: data, features' model, its own options, epochs, seed
+    (a loaded model: its factory or service and the factory's options instead of the training's)."""
+    recipe = {
         "dataset": config.dataset.model_dump(mode="json"),
         "image_model": image_model_identity,
         "model": name,
@@ -75,6 +76,10 @@ def model_recipe(config: CampaignConfig, name: str, image_model_identity: str) -
         "epochs": config.training.epochs,
         "seed": config.seed,
     }
+    spec = config.model_spec(name)
+    if spec is not None:
+        recipe = {k: v for k, v in recipe.items() if k != "epochs"} | {"loaded": spec.recipe()}
+    return recipe
 
 
 def unit_key(config: CampaignConfig, spec: UnitSpec, *, features_digest: str, image_model_identity: str) -> str:
