@@ -1,4 +1,5 @@
-"""Datasets by name: ``fashion`` (embedded), ``movielens-posters`` and ``amazon-*`` (need a root)."""
+"""Datasets by name: ``fashion`` (embedded), ``movielens-posters``, ``amazon-*`` and ``folder`` (bring
+your own: images plus an interactions table, :mod:`pixelpush.data.folder`) need a root."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pixelpush.data.catalog import Dataset
 from pixelpush.errors import ConfigError, DataError
 from pixelpush.settings import accepts
 
-DATASETS = ("fashion", "movielens-posters", "amazon-clothing", "amazon-electronics")
+DATASETS = ("fashion", "movielens-posters", "amazon-clothing", "amazon-electronics", "folder")
 
 
 def _loader(name: str) -> tuple[Callable[..., Dataset], int, tuple[str, ...]]:
@@ -21,6 +22,10 @@ def _loader(name: str) -> tuple[Callable[..., Dataset], int, tuple[str, ...]]:
         from pixelpush.data.fashion import load_fashion
 
         return load_fashion, 0, ()
+    if name == "folder":
+        from pixelpush.data.folder import load_folder
+
+        return load_folder, 1, ()
     if name == "movielens-posters":
         from pixelpush.data.movielens import load_movielens_posters
 
