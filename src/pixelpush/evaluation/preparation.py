@@ -19,7 +19,7 @@ import torch
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.registry import load_dataset
-from pixelpush.errors import PixelpushError
+from pixelpush.errors import ConfigError, PixelpushError
 from pixelpush.evaluation.config import CampaignConfig, ModelConfig, recommender_kind
 from pixelpush.evaluation.keys import array_digest, model_recipe
 from pixelpush.files import write_atomic, write_json_atomic
@@ -54,6 +54,8 @@ class CampaignContext:
     features_digest: str = ""
     services: dict[str, ModelConfig] = field(default_factory=dict)
     """Attacked models that are remote services (reached through their client, never loaded)."""
+    live: dict[str, Any] = field(default_factory=dict)
+    """Service objects made by a ``module:function`` service, one per model (built on first use)."""
 
     def model_metrics_public(self) -> dict[str, dict[str, Any]]:
         """Per recommender: AUC, visual gain and training figures (no timings)."""
@@ -105,12 +107,11 @@ def _train_one(
     }
 
 
-def _load_one(
-    name: str, spec: ModelConfig, inputs: CampaignInputs, feats: torch.Tensor, config: CampaignConfig, split: Any
-) -> tuple[Recommender, dict[str, Any]]:
-    """Build a loaded model with its factory and measure it on the campaign's held-out items."""
+def build_loaded(name: str, spec: ModelConfig, inputs: CampaignInputs, config: CampaignConfig, split: Any) -> Recommender:
+    """Call a loaded model's factory with the campaign's :class:`ModelContext` (nothing is kept)."""
     factory = spec.factory
-    assert factory is not None
+    if factory is None:
+        raise ConfigError(f"model {name!r} is a service: it has no factory to build it with")
     context = ModelContext(
         name=name,
         dataset=inputs.dataset,
@@ -119,8 +120,15 @@ def _load_one(
         seed=derive_seed(config.seed, "model", name),
         image_model=inputs.image_model.identity,
     )
+    return build_from_factory(factory, context, dict(spec.options), path=spec.path)
+
+
+def _load_one(
+    name: str, spec: ModelConfig, inputs: CampaignInputs, feats: torch.Tensor, config: CampaignConfig, split: Any
+) -> tuple[Recommender, dict[str, Any]]:
+    """Build a loaded model with its factory and measure it on the campaign's held-out items."""
     t0 = time.perf_counter()
-    model = build_from_factory(factory, context, dict(spec.options), path=spec.path)
+    model = build_loaded(name, spec, inputs, config, split)
     seconds = time.perf_counter() - t0
     with torch.inference_mode():
         test_auc = auc(model, feats, split.test, split.all_positives)

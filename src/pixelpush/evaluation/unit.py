@@ -83,30 +83,58 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
     seed = derive_seed(ctx.config.seed, spec.unit_id)
     dataset, item, entry = ctx.dataset, spec.pair.item, ATTACKS.get(spec.attack)
     memo = FeatureMemo(ctx.image_model)
-    platform = Platform(
-        copy.deepcopy(ctx.recommenders[spec.recommender]),
-        dataset.images,
-        ctx.image_model,
-        features=ctx.features,
-        consumed=dataset.histories,
-        visible_fraction=ctx.config.visible_fraction,
-        seed=seed,
-        memo=memo,
-    )
+    isolated = runner is not None and not entry.white_box
+    if spec.recommender in ctx.services:  # a live system: its session is this unit's platform
+        from pixelpush.integrations.remote.targets import unit_platform
+
+        platform: Any = unit_platform(ctx, spec.recommender, seed)
+        rank_users, white_box, reader = platform.evaluation_ranks, None, None
+    else:
+        platform = Platform(
+            copy.deepcopy(ctx.recommenders[spec.recommender]),
+            dataset.images,
+            ctx.image_model,
+            features=ctx.features,
+            consumed=dataset.histories,
+            visible_fraction=ctx.config.visible_fraction,
+            seed=seed,
+            memo=memo,
+        )
+        rank_users, white_box, reader = Evaluator(platform).ranks, platform.white_box(), memo.reader()
+    try:
+        return _run(ctx, spec, run_dir, runner, platform, rank_users, white_box, None if isolated else reader, seed, started)
+    finally:
+        if hasattr(platform, "close"):
+            platform.close()
+
+
+def _run(
+    ctx: CampaignContext,
+    spec: UnitSpec,
+    run_dir: Path,
+    runner: IsolatedRunner | None,
+    platform: Any,
+    rank_users: Any,
+    white_box: Any,
+    reader: Any,
+    seed: int,
+    started: float,
+) -> dict[str, Any]:
+    """The unit on its platform: `rank_users` is the experimenter's uncounted ranks of real users;
+    `white_box` the white-box handle (None for a service); `reader` the attacker's feature memo."""
+    dataset, item, entry = ctx.dataset, spec.pair.item, ATTACKS.get(spec.attack)
     isolated = runner is not None and not entry.white_box
     view = AttackerView(
         platform.client(entry.access),
         copy.deepcopy(ctx.image_model),
         seed=seed,
-        features=None if isolated else memo.reader(),
+        features=reader,
         catalog=None if isolated else ctx.features,
     )
     prep = spec.experiment.build_threat_model(spec.threat_model).prepare(
         view, item, dataset, seed=derive_seed(ctx.config.seed, "threat", spec.pair.index), user=spec.pair.target_user
     )
     eval_users = np.asarray(prep.evaluation_users, dtype=np.int64)
-    evaluator = Evaluator(platform)
-    white_box = platform.white_box()
     original = platform.current_image(item)
     setup_uploads, setup_queries = platform.uploads, platform.queries
 
@@ -116,7 +144,7 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
     attack = spec.build_attack()
 
     def measure() -> tuple[np.ndarray, dict[str, float]]:
-        ranks = evaluator.ranks(eval_users, item) if len(eval_users) else np.zeros(0, np.int64)
+        ranks = rank_users(eval_users, item) if len(eval_users) else np.zeros(0, np.int64)
         return ranks, {str(k): hit_ratio(ranks, k) for k in HR_KS}
 
     ranks0, hits0 = measure()
@@ -138,7 +166,7 @@ def run_unit(ctx: CampaignContext, spec: UnitSpec, run_dir: Path, *, runner: Iso
             cos_by_step.append(None)
             if record.uninformative or record.feature_gradient is None:
                 uninformative += 1
-            elif target_user is not None:
+            elif target_user is not None and white_box is not None:
                 true_f, true_p = white_box.gradients_at(int(target_user), item, record.previous)
                 grad_cos.append(cosine(record.feature_gradient, true_f))
                 cos_by_step[-1] = grad_cos[-1]

@@ -24,7 +24,7 @@ from pixelpush.data.catalog import Dataset
 from pixelpush.errors import ConfigError, PixelpushError
 from pixelpush.recommenders.split import Split
 
-__all__ = ["ModelContext", "build_from_factory", "resolve"]
+__all__ = ["ModelContext", "build_from_factory", "load_pixelpush_model", "resolve"]
 
 _log = logging.getLogger(__name__)
 
@@ -102,5 +102,20 @@ def build_from_factory(
         raise ConfigError(
             f"model {context.name}: factory {target} returned a {type(model).__name__} without {', '.join(missing)} "
             "(see docs/model-interface.md)"
+        )
+    return model
+
+
+def load_pixelpush_model(context: ModelContext, *, path: str) -> Any:
+    """Factory: a model saved by pixelpush (``pixelpush train --out DIR``: ``DIR/model.pt``, or a run
+    folder's ``models/NAME.pt``), checked against the campaign's catalog and users."""
+    from pixelpush.errors import DataError
+    from pixelpush.recommenders import io as model_io
+
+    model = model_io.load(Path(path))
+    if model.n_items != context.dataset.n_items or model.n_users != context.dataset.n_users:
+        raise DataError(
+            f"{path}: the model knows {model.n_users} users and {model.n_items} items; the campaign's "
+            f"dataset has {context.dataset.n_users} and {context.dataset.n_items}"
         )
     return model
