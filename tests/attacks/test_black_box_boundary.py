@@ -108,6 +108,6 @@ def test_an_attack_is_handed_a_view_not_a_client() -> None:
     fields = {f for f in AttackContext.__dataclass_fields__}
     assert fields == {"view", "item", "image", "targeting", "white_box", "popular_image"}
     assert {n for n in dir(AttackerView) if not n.startswith("_")} == {
-        "client", "image_model", "seed", "users", "register_user", "registered", "history", "features",
+        "client", "image_model", "seed", "users", "register_user", "registered", "history", "features", "catalog_features",
     }
     assert issubclass(HostileAttack, Attack)
