@@ -135,6 +135,7 @@ def run_campaign(
     progress: bool = True,
     force: bool = False,
     config_source: Path | None = None,
+    inputs: CampaignInputs | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a campaign in `run_dir`; return the results written to ``results.json``.
 
@@ -142,12 +143,13 @@ def run_campaign(
     processes: the numbers are the same either way. Records of planned units made under other
     settings stop the run (ConfigError) unless `force`, which moves them to ``stale/`` first.
     The config is saved in the folder (``config.json``, and `config_source` as ``config.toml``).
+    `inputs` are the campaign's data and features when the caller loaded them already.
     """
     run_dir = Path(run_dir)
     check_output_dir(Path(config.cache_dir) / "features", "cache_dir")  # before the run folder is made
     with locked(run_dir):
         started = time.perf_counter()
-        inputs = prepare_inputs(config, progress=progress)
+        inputs = inputs if inputs is not None else prepare_inputs(config, progress=progress)
         log = PairLog(run_dir / "pairs.jsonl")
         units = plan_units(config, inputs)
         check_stale(run_dir, log, {u.unit_id: u.key for u in units}, config.model_dump(mode="json"), force=force)

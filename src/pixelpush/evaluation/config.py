@@ -411,30 +411,41 @@ def _check_model_options(name: str, options: dict[str, Any]) -> None:
     build_settings(entry.trained_class().config_class, model, where=where)
 
 
-def load_config(path: str | Path) -> CampaignConfig:
-    """Read and validate a campaign TOML file; any problem is a ConfigError naming the file."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's TOML as a dict; any problem reading it is a ConfigError naming the file."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"config {path} is a directory, not a TOML file")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from None
+
+
+def resolve_paths(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Make a config's relative paths absolute from the config's `folder`: the dataset root, and
+    the folder each ``[models.NAME]`` factory is imported from (default: `folder` itself)."""
     dataset = raw.get("dataset")
     if isinstance(dataset, dict) and isinstance(dataset.get("root"), str) and not Path(dataset["root"]).is_absolute():
-        dataset["root"] = str((path.parent / dataset["root"]).resolve())
+        dataset["root"] = str((folder / dataset["root"]).resolve())
     models = raw.get("models")
     if isinstance(models, dict):
         for spec in models.values():
-            if isinstance(spec, dict):  # factories are imported from the config's folder by default
-                folder = spec.get("path", ".")
-                if isinstance(folder, str) and not Path(folder).is_absolute():
-                    spec["path"] = str((path.parent / folder).resolve())
-    return parse_config(raw, source=str(path))
+            if isinstance(spec, dict):
+                where = spec.get("path", ".")
+                if isinstance(where, str) and not Path(where).is_absolute():
+                    spec["path"] = str((folder / where).resolve())
+    return raw
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign TOML file; any problem is a ConfigError naming the file."""
+    path = Path(path)
+    return parse_config(resolve_paths(read_toml(path), path.parent), source=str(path))
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "config") -> CampaignConfig:
