@@ -38,7 +38,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from pixelpush.cli import data, features, report, run, train
+    from pixelpush.cli import audit, data, features, report, run, serve, train
 
     app.add_typer(data.app, name="data", help="Inspect datasets.")
     app.command("features")(features.features)
@@ -46,6 +46,8 @@ def _register() -> None:
     app.command("run")(run.run)
     app.command("demo")(run.demo)
     app.command("report")(report.report)
+    app.command("audit")(audit.audit)
+    app.command("serve")(serve.serve)
 
 
 def print_error(message: str, stream: TextIO | None = None) -> None:
