@@ -38,7 +38,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from pixelpush.cli import audit, data, features, report, run, serve, train
+    from pixelpush.cli import audit, check_model, data, features, report, run, serve, train
 
     app.add_typer(data.app, name="data", help="Inspect datasets.")
     app.command("features")(features.features)
@@ -47,6 +47,7 @@ def _register() -> None:
     app.command("demo")(run.demo)
     app.command("report")(report.report)
     app.command("audit")(audit.audit)
+    app.command("check-model")(check_model.check_model)
     app.command("serve")(serve.serve)
 
 
