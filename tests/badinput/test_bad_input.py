@@ -146,6 +146,19 @@ CASES = [
     Case("run-out-unwritable",                [],                                          "run {configs}/demo.toml --out {unwritable}/run",            2, "--out {unwritable}/run: cannot write there"),
     Case("run-cache-dir-is-a-file",           [F_TXT, config_file("c.toml", 'cache_dir = "f.txt"')], "run {tmp}/c.toml --out {tmp}/out",        2, "cache_dir f.txt/features: f.txt is a file, not a folder"),
     Case("run-missing-dataset-root",          [config_file("c.toml", '[dataset]\nname = "movielens-posters"\nroot = "nowhere"')], "run {tmp}/c.toml --out {tmp}/out", 2, "root {tmp}/nowhere: no such folder"),
+    # ---- audit, check-model and bring-your-own folders: refused before any model is built or any file written
+    Case("audit-config-missing",              [],                                          "audit {tmp}/nope.toml --out {tmp}/run",                     2, "config file not found: {tmp}/nope.toml"),
+    Case("audit-config-without-audit-table",  [config_file("a.toml", "seed = 1")],         "audit {tmp}/a.toml --out {tmp}/run",                        2, "{tmp}/a.toml: an audit config needs an [audit] table"),
+    Case("audit-unknown-model",               [config_file("a.toml", '[audit]\nmodels = ["nope"]')], "audit {tmp}/a.toml --out {tmp}/run",         2, "unknown recommender 'nope'"),
+    Case("audit-with-experiments",            [config_file("a.toml", '[audit]\nmodels = ["vbpr"]\n[[experiments]]\nname = "x"')], "audit {tmp}/a.toml --out {tmp}/run", 2, "an audit config makes its own experiments"),
+    Case("audit-pairs-is-a-string",           [config_file("a.toml", '[audit]\nmodels = ["vbpr"]\npairs = "30"')], "audit {tmp}/a.toml --out {tmp}/run", 2, "audit.pairs: Input should be a valid integer"),
+    Case("audit-out-is-a-file",               [F_TXT, config_file("a.toml", '[audit]\nmodels = ["vbpr"]')], "audit {tmp}/a.toml --out {tmp}/f.txt", 2, "--out {tmp}/f.txt: is a file, not a folder"),
+    Case("audit-model-without-factory",       [config_file("a.toml", '[models.m]\nlabel = "x"\n[audit]\nmodels = ["m"]')], "audit {tmp}/a.toml --out {tmp}/run", 2, "models.m: give exactly one of factory"),
+    Case("check-model-nothing-to-check",      [config_file("c.toml", "seed = 1")],         "check-model {tmp}/c.toml",                                  2, "the config defines no model to check"),
+    Case("data-info-folder-bad-rating",       [folder("shop/images"), file_("shop/interactions.csv", "user,item,rating\nu1,a,5\nu1,b,lots\n")],
+         "data info folder --root {tmp}/shop",                                                                                                       2, "{tmp}/shop/interactions.csv:3: rating 'lots' is not a finite number"),
+    Case("data-info-folder-missing-image",    [folder("shop/images"), file_("shop/interactions.csv", "user,item\nu1,a\n")],
+         "data info folder --root {tmp}/shop",                                                                                                       2, "item 'a': no image file (looked for images/a.*)"),
 ]
 
 

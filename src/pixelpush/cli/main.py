@@ -38,7 +38,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from pixelpush.cli import data, diagnose, features, report, run, search, train
+    from pixelpush.cli import audit, check_model, data, diagnose, features, report, run, search, serve, train
 
     app.add_typer(data.app, name="data", help="Inspect datasets.")
     app.command("features")(features.features)
@@ -48,6 +48,9 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("search")(search.search)
     app.command("diagnose")(diagnose.diagnose)
+    app.command("audit")(audit.audit)
+    app.command("check-model")(check_model.check_model)
+    app.command("serve")(serve.serve)
 
 
 def print_error(message: str, stream: TextIO | None = None) -> None:

@@ -48,8 +48,9 @@ def train(
 
     from pixelpush.recommenders.registry import RECOMMENDERS
 
-    if model not in RECOMMENDERS.ids():
-        raise ConfigError(f"--model must be one of {', '.join(RECOMMENDERS.ids())}, got {model!r}")
+    trainable = [e.id for e in RECOMMENDERS if e.trained]
+    if model not in trainable:
+        raise ConfigError(f"--model must be one of {', '.join(trainable)}, got {model!r}")
     where = resolve_device(device)  # a missing GPU is refused before anything is written
     check_output_dir(out, "--out")  # refused before training, not after it
     for name in ("model.pt", "metrics.json"):

@@ -68,6 +68,8 @@ class Dataset:
     n_users: int
     description: str = ""
     item_labels: tuple[str, ...] = field(default=(), repr=False)
+    user_labels: tuple[str, ...] = field(default=(), repr=False)
+    """The users' raw ids in the source data, where a loader keeps them (dense id -> raw id)."""
 
     def __post_init__(self) -> None:
         n_items = len(self.images)

@@ -1,4 +1,6 @@
-"""Datasets by name: ``fashion`` and ``fashion-dense`` (embedded), ``movielens-posters`` and ``amazon-*`` (need a root)."""
+"""Datasets by name: ``fashion`` and ``fashion-dense`` (embedded); ``movielens-posters``, ``amazon-*``
+and ``folder`` (bring your own: images plus an interactions table, :mod:`pixelpush.data.folder`)
+need a root."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pixelpush.errors import ConfigError, DataError
 from pixelpush.settings import accepts
 
 #: ``fashion`` is the default (the paper's Clothing regime); ``fashion-dense`` the Electronics-like one.
-DATASETS = ("fashion", "fashion-dense", "movielens-posters", "amazon-clothing", "amazon-electronics")
+DATASETS = ("fashion", "fashion-dense", "movielens-posters", "amazon-clothing", "amazon-electronics", "folder")
 #: The catalogs that ship inside the package.
 EMBEDDED = ("fashion", "fashion-dense")
 
@@ -24,6 +26,10 @@ def _loader(name: str) -> tuple[Callable[..., Dataset], int, tuple[str, ...]]:
         from pixelpush.data.fashion import load_fashion
 
         return load_fashion, 0, ("name",)
+    if name == "folder":
+        from pixelpush.data.folder import load_folder
+
+        return load_folder, 1, ()
     if name == "movielens-posters":
         from pixelpush.data.movielens import load_movielens_posters
 

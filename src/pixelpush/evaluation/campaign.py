@@ -116,6 +116,7 @@ def run_campaign(
     progress: bool = True,
     force: bool = False,
     config_source: Path | None = None,
+    inputs: CampaignInputs | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a campaign in `run_dir`; return the results written to ``results.json``.
 
@@ -127,6 +128,7 @@ def run_campaign(
     planned units made under other settings stop the run (ConfigError) unless `force`, which
     moves them to ``stale/`` first. The config is saved in the folder (``config.json``, and
     `config_source` as ``config.toml``).
+    `inputs` are the campaign's data and features when the caller loaded them already.
     """
     run_dir = Path(run_dir)
     resolve_device(config.device)  # a missing GPU stops the run before anything is written
@@ -134,7 +136,7 @@ def run_campaign(
     runner = engine if isinstance(engine, Engine) else build_engine(engine, workers=workers, address=address)
     with runner, locked(run_dir):
         started = time.perf_counter()
-        inputs = prepare_inputs(config, progress=progress)
+        inputs = inputs if inputs is not None else prepare_inputs(config, progress=progress)
         log = PairLog(run_dir / "pairs.jsonl")
         units = plan_units(config, inputs)
         check_stale(run_dir, log, {u.unit_id: u.key for u in units}, config.model_dump(mode="json"), force=force)

@@ -14,14 +14,18 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pixelpush.errors import ConfigError
 from pixelpush.registry import split_variant
 
 RecommenderName = str
-"""A recommender id (``bpr``, ``vbpr``, ``deepstyle``) or a variant ``ID:LABEL`` whose
-settings are ``training.options["ID:LABEL"]`` (e.g. ``vbpr:low-visual-reg``)."""
+"""A recommender id (``bpr``, ``vbpr``, ``deepstyle``, ``cornac-vbpr``), a variant ``ID:LABEL``
+whose settings are ``training.options["ID:LABEL"]`` (e.g. ``vbpr:low-visual-reg``), or the name
+of a loaded model defined in the config's ``[models.NAME]`` tables."""
+
+_CONFIG_MODELS = "models"
+"""The validation-context key that holds the names of the config's ``[models.NAME]`` tables."""
 
 
 def recommender_kind(name: str) -> str:
@@ -29,13 +33,20 @@ def recommender_kind(name: str) -> str:
     return split_variant(name)[0]
 
 
-def _known(registry_name: str, names: list[str]) -> list[str]:
+def _known(registry_name: str, names: list[str], defined: frozenset[str] = frozenset()) -> list[str]:
     from pixelpush.attacks.registry import ATTACKS, THREAT_MODELS
     from pixelpush.recommenders.registry import RECOMMENDERS
 
     registry = {"attack": ATTACKS, "threat model": THREAT_MODELS, "recommender": RECOMMENDERS}[registry_name]
     for name in names:
-        registry.get(name)  # ConfigError naming the unknown one and the known ids
+        if name in defined:
+            continue
+        try:
+            registry.get(name)  # ConfigError naming the unknown one and the known ids
+        except ConfigError as err:
+            if defined:
+                raise ConfigError(f"{err}; defined in [models]: {', '.join(sorted(defined))}") from None
+            raise
     if registry_name == "threat model" and any(":" in n for n in names):
         raise ValueError("threat models take no variants")
     return names
@@ -86,8 +97,8 @@ class TrainingConfig(_Strict):
 
     @field_validator("models")
     @classmethod
-    def _known_models(cls, v: list[str]) -> list[str]:
-        return _known("recommender", v)
+    def _known_models(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return _known("recommender", v, _defined_models(info))
 
 
 class ExperimentConfig(_Strict):
@@ -132,8 +143,8 @@ class ExperimentConfig(_Strict):
 
     @field_validator("recommenders")
     @classmethod
-    def _known_recommenders(cls, v: list[str]) -> list[str]:
-        return _known("recommender", v)
+    def _known_recommenders(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return _known("recommender", v, _defined_models(info))
 
     @field_validator("attacks")
     @classmethod
@@ -222,6 +233,66 @@ class ExperimentConfig(_Strict):
         return out
 
 
+def _defined_models(info: ValidationInfo) -> frozenset[str]:
+    context = info.context if isinstance(info.context, dict) else {}
+    return frozenset(context.get(_CONFIG_MODELS, ()))
+
+
+_TARGET = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$"
+
+
+class ModelConfig(_Strict):
+    """A model pixelpush does not train: built by a user's factory, or reached as a remote service.
+
+    Exactly one of `factory` and `service` (a registry id such as ``cornac-vbpr`` brings its own
+    factory). See ``docs/model-interface.md`` and ``docs/remote-service.md``.
+    """
+
+    factory: str | None = Field(None, pattern=_TARGET)
+    """``"module:function"``: called as ``function(context, **options)`` with a
+    :class:`pixelpush.integrations.factory.ModelContext`; returns the recommender (the
+    ``Recommender`` contract). The module is imported from `path` first."""
+    service: str | None = None
+    """A live system to audit through the black-box client: ``"http://127.0.0.1:PORT"`` (the
+    wire protocol of ``docs/remote-service.md``) or ``"module:function"`` returning a
+    :class:`pixelpush.integrations.remote.RecommenderService` (called as ``function(context, **options)``)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments of the factory (part of the model's recipe: changing one reruns its units)."""
+    label: str | None = None
+    """The model's name in reports (default: its name)."""
+    visual: bool = True
+    """Its scores read the items' image features (the contract checks hold it to that)."""
+    gradients: bool | None = None
+    """Its scores are differentiable in the features, so the white-box attack applies
+    (None: yes for a factory, no for a service)."""
+    path: str | None = None
+    """Folder the factory's module is imported from (default: the config file's folder)."""
+    timeout: float = Field(30.0, gt=0)
+    """Service only: seconds to wait for one HTTP answer."""
+    retries: int = Field(2, ge=0, le=10)
+    """Service only: retries of a request that timed out, failed to connect or got a 5xx answer."""
+    max_requests: int = Field(1_000_000, ge=1)
+    """Service only: at most this many requests per unit of work (a bound on any loop)."""
+
+    @field_validator("service")
+    @classmethod
+    def _service_target(cls, v: str | None) -> str | None:
+        import re
+
+        if v is None or v.startswith(("http://", "https://")) or re.match(_TARGET, v):
+            return v
+        raise ValueError(f"service must be an http(s):// URL or 'module:function', got {v!r}")
+
+    @property
+    def uses_gradients(self) -> bool:
+        """Whether the white-box attack can run against this model."""
+        return self.gradients if self.gradients is not None else self.service is None
+
+    def recipe(self) -> dict[str, Any]:
+        """What determines this model's numbers (not the timeouts, labels or import folder)."""
+        return {"factory": self.factory, "service": self.service, "options": self.options, "visual": self.visual}
+
+
 class CampaignConfig(_Strict):
     """A whole campaign: dataset, image model, recommenders, and the experiments to run."""
 
@@ -230,6 +301,9 @@ class CampaignConfig(_Strict):
     dataset: DatasetConfig = DatasetConfig()
     image_model: ImageModelConfig = ImageModelConfig()
     training: TrainingConfig = TrainingConfig()
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    """Models pixelpush loads instead of training, by name: a user's ``module:factory``, a remote
+    service, or settings of a loaded registry model (``[models."cornac-vbpr"] options = {...}``)."""
     visible_fraction: float = Field(0.01, gt=0, le=1)
     """Partial ranking: the visible share of each ranking (the paper: top 1%)."""
     cache_dir: str = ".cache/pixelpush"
@@ -266,7 +340,7 @@ class CampaignConfig(_Strict):
         if dupes:
             raise ValueError(f"experiment names must be distinct: {dupes} appear more than once")
         attacked = {*self.training.models, *(r for e in self.experiments for r in e.recommenders)}
-        missing = sorted(n for n in attacked if ":" in n and n not in self.training.options)
+        missing = sorted(n for n in attacked if ":" in n and n not in self.training.options and n not in self.models)
         if missing:
             raise ValueError(f"recommender variants {missing} need their settings in training.options")
         for name, options in self.training.options.items():
@@ -283,7 +357,75 @@ class CampaignConfig(_Strict):
                 raise ValueError(f"experiments.{e.name}.defenses: {unknown} are not defined in [defenses]")
             if len(set(e.defenses)) != len(e.defenses):
                 raise ValueError(f"experiments.{e.name}.defenses: a defense is listed twice")
+        for name, spec in self.models.items():
+            _check_loaded_model(name, spec)
+        for experiment in self.experiments:
+            for rec in experiment.recommenders:
+                if not self.model_entry(rec).gradients:
+                    white = [a for a in experiment.attacks if _attack_entry(a).white_box]
+                    if white:
+                        raise ValueError(
+                            f"experiment {experiment.name!r}: {white} need the model's gradients, which {rec!r} does not give "
+                            "(a remote service, or gradients = false)"
+                        )
         return self
+
+    def model_entry(self, name: str) -> Any:
+        """The :class:`~pixelpush.recommenders.registry.RecommenderEntry` of recommender `name`
+        (a config-defined ``[models.NAME]`` table becomes an entry of its own)."""
+        from pixelpush.recommenders.registry import RECOMMENDERS, RecommenderEntry
+
+        spec = self.models.get(name)
+        if spec is None:
+            return RECOMMENDERS.get(name)
+        base = RECOMMENDERS.get(name) if name in RECOMMENDERS else None
+        factory = spec.factory or (base.factory if base is not None else None)
+        return RecommenderEntry(
+            name,
+            None,
+            spec.label or (RECOMMENDERS.label(name) if base is not None else name),
+            visual=spec.visual,
+            factory=factory if spec.service is None else None,
+            gradients=spec.uses_gradients,
+        )
+
+    def model_spec(self, name: str) -> ModelConfig | None:
+        """The ``[models.NAME]`` table of a loaded model (a registry factory model without one gets
+        the defaults); None for a model pixelpush trains."""
+        if name in self.models:
+            return self.models[name]
+        entry = self.model_entry(name)
+        return None if entry.trained else ModelConfig(factory=entry.factory)
+
+
+def _attack_entry(name: str) -> Any:
+    from pixelpush.attacks.registry import ATTACKS
+
+    return ATTACKS.get(name)
+
+
+def _check_loaded_model(name: str, spec: ModelConfig) -> None:
+    """A ``[models.NAME]`` table: a free name or a loaded registry model, one factory or service."""
+    from pixelpush.recommenders.registry import RECOMMENDERS
+
+    where = f"models.{name}"
+    if ":" in name:
+        base = name.partition(":")[0]
+        if base not in RECOMMENDERS:
+            raise ConfigError(f"{where}: ':' in a model name marks a variant of a registry model; {base!r} is not one")
+        RECOMMENDERS.get(name)  # the label's syntax
+    if name in RECOMMENDERS:
+        entry = RECOMMENDERS.get(name)
+        if entry.trained:
+            raise ConfigError(
+                f"{where}: {name!r} is a model pixelpush trains; set its options in training.options, "
+                "or give your own model another name"
+            )
+        if spec.service is not None or (spec.factory is not None and spec.factory != entry.factory):
+            raise ConfigError(f"{where}: {name!r} is loaded by {entry.factory}; give your own model another name")
+        return
+    if (spec.factory is None) == (spec.service is None):
+        raise ConfigError(f"{where}: give exactly one of factory = \"module:function\" or service = \"http://...\"")
 
 
 def _check_model_options(name: str, options: dict[str, Any]) -> None:
@@ -293,37 +435,59 @@ def _check_model_options(name: str, options: dict[str, Any]) -> None:
     from pixelpush.settings import build_settings, check_settings
 
     entry = RECOMMENDERS.get(name)
+    if not entry.trained:
+        raise ConfigError(f"training.options.{name}: {name!r} is loaded, not trained: set its options in [models.\"{name}\"]")
     train_fields = set(TrainConfig.__dataclass_fields__) - {"seed", "progress"}
     train = {k: v for k, v in options.items() if k in train_fields}
     model = {k: v for k, v in options.items() if k not in train_fields}
     where = f"training.options.{name}"
     check_settings(TrainConfig, train, where=where)
-    build_settings(entry.cls.config_class, model, where=where)
+    build_settings(entry.trained_class().config_class, model, where=where)
 
 
-def load_config(path: str | Path) -> CampaignConfig:
-    """Read and validate a campaign TOML file; any problem is a ConfigError naming the file."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's TOML as a dict; any problem reading it is a ConfigError naming the file."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"config {path} is a directory, not a TOML file")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from None
+
+
+def resolve_paths(raw: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Make a config's relative paths absolute from the config's `folder`: the dataset root, and
+    the folder each ``[models.NAME]`` factory is imported from (default: `folder` itself)."""
     dataset = raw.get("dataset")
     if isinstance(dataset, dict) and isinstance(dataset.get("root"), str) and not Path(dataset["root"]).is_absolute():
-        dataset["root"] = str((path.parent / dataset["root"]).resolve())
-    return parse_config(raw, source=str(path))
+        dataset["root"] = str((folder / dataset["root"]).resolve())
+    models = raw.get("models")
+    if isinstance(models, dict):
+        for spec in models.values():
+            if isinstance(spec, dict):
+                where = spec.get("path", ".")
+                if isinstance(where, str) and not Path(where).is_absolute():
+                    spec["path"] = str((folder / where).resolve())
+    return raw
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign TOML file; any problem is a ConfigError naming the file."""
+    path = Path(path)
+    return parse_config(resolve_paths(read_toml(path), path.parent), source=str(path))
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "config") -> CampaignConfig:
     """Validate a config dict; errors name the field."""
+    models = raw.get("models") if isinstance(raw, dict) else None
+    context = {_CONFIG_MODELS: tuple(models) if isinstance(models, dict) else ()}
     try:
-        return CampaignConfig.model_validate(raw)
+        return CampaignConfig.model_validate(raw, context=context)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     except ValidationError as err:

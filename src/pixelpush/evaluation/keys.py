@@ -71,9 +71,10 @@ def array_digest(array: np.ndarray, *, block_rows: int = 65536) -> str:
 
 
 def model_recipe(config: CampaignConfig, name: str, image_model_identity: str, defense: Any = None) -> dict[str, Any]:
-    """What determines a trained recommender: data, features' model, its own options, epochs,
-    seed, the device off the CPU, and the part of a defense that changes training (its ingest
-    pipeline, AMR, ...)."""
+    """What determines a recommender: data, features' model, its own options, epochs, seed, the
+    device off the CPU, and the part of a defense that changes training (its ingest pipeline,
+    AMR, ...); a loaded model: its factory or service and the factory's options instead of the
+    training's."""
     out = {
         "dataset": config.dataset.model_dump(mode="json"),
         "image_model": image_model_identity,
@@ -82,6 +83,9 @@ def model_recipe(config: CampaignConfig, name: str, image_model_identity: str, d
         "epochs": config.training.epochs,
         "seed": config.seed,
     }
+    spec = config.model_spec(name)
+    if spec is not None:
+        out = {k: v for k, v in out.items() if k != "epochs"} | {"loaded": spec.recipe()}
     if defense is not None and defense.affects_model:
         out["defense"] = defense.model_part()
     return out | _device_entry(config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +20,16 @@ import torch
 from pixelpush.data.catalog import Dataset
 from pixelpush.data.registry import load_dataset
 from pixelpush.devices import resolve_device
-from pixelpush.errors import PixelpushError
-from pixelpush.evaluation.config import CampaignConfig, recommender_kind
+from pixelpush.errors import ConfigError, PixelpushError
+from pixelpush.evaluation.config import CampaignConfig, ModelConfig, recommender_kind
 from pixelpush.evaluation.keys import array_digest, model_recipe
-from pixelpush.files import write_json_atomic
+from pixelpush.files import write_atomic, write_json_atomic
+from pixelpush.integrations.factory import ModelContext, build_from_factory, resolve
 from pixelpush.recommenders import io as model_io
 from pixelpush.recommenders.base import Recommender
 from pixelpush.recommenders.evaluation import auc, visual_gain
 from pixelpush.recommenders.registry import build_model
-from pixelpush.recommenders.split import leave_one_out
+from pixelpush.recommenders.split import campaign_split
 from pixelpush.recommenders.training import TrainConfig, fit
 from pixelpush.outputs import check_output_dir
 from pixelpush.random import derive_seed
@@ -53,6 +55,10 @@ class CampaignContext:
     features_digest: str = ""
     processed_features: dict[str, np.ndarray] = field(default_factory=dict)
     """Catalog features under each ingest pipeline of the campaign's defenses, by pipeline identity."""
+    services: dict[str, ModelConfig] = field(default_factory=dict)
+    """Attacked models that are remote services (reached through their client, never loaded)."""
+    live: dict[str, Any] = field(default_factory=dict)
+    """Service objects made by a ``module:function`` service, one per model (built on first use)."""
 
     def features_for(self, pipeline: Any) -> np.ndarray:
         """The catalog's features as a platform with `pipeline` computes them (raw when empty)."""
@@ -151,6 +157,60 @@ def _train_one(
     }
 
 
+def build_loaded(name: str, spec: ModelConfig, inputs: CampaignInputs, config: CampaignConfig, split: Any) -> Recommender:
+    """Call a loaded model's factory with the campaign's :class:`ModelContext` (nothing is kept)."""
+    factory = spec.factory
+    if factory is None:
+        raise ConfigError(f"model {name!r} is a service: it has no factory to build it with")
+    context = ModelContext(
+        name=name,
+        dataset=inputs.dataset,
+        features=inputs.features.copy(),  # the factory's own: writing into it changes nothing here
+        split=split,
+        seed=derive_seed(config.seed, "model", name),
+        image_model=inputs.image_model.identity,
+    )
+    return build_from_factory(factory, context, dict(spec.options), path=spec.path)
+
+
+def _load_one(
+    name: str, spec: ModelConfig, inputs: CampaignInputs, feats: torch.Tensor, config: CampaignConfig, split: Any
+) -> tuple[Recommender, dict[str, Any]]:
+    """Build a loaded model with its factory and measure it on the campaign's held-out items."""
+    t0 = time.perf_counter()
+    model = build_loaded(name, spec, inputs, config, split)
+    seconds = time.perf_counter() - t0
+    with torch.inference_mode():
+        test_auc = auc(model, feats, split.test, split.all_positives)
+        val_auc = auc(model, feats, split.val, split.all_positives)
+    return model, {
+        "auc": float(test_auc),
+        "val_auc": float(val_auc),
+        "epochs": None,
+        "best_epoch": None,
+        "train_seconds": round(seconds, 3),
+        "source": "factory",
+    }
+
+
+def _write_pickle(model: Recommender, path: Path) -> bool:
+    """Keep a loaded model for resumed runs and worker processes (False if it cannot be pickled)."""
+    try:
+        payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as err:
+        _log.warning("%s cannot be pickled (%s): it is rebuilt by every run and cannot run in worker processes", path.stem, err)
+        return False
+    write_atomic(path, payload)
+    return True
+
+
+def _read_pickle(path: Path, spec: ModelConfig | None) -> Recommender:
+    """A loaded model kept by :func:`_write_pickle` (its factory's module importable first)."""
+    if spec is not None and spec.factory is not None:
+        resolve(spec.factory, path=spec.path)  # the module of the model's class, for unpickling
+    return pickle.loads(path.read_bytes())  # noqa: S301 - a file this run folder's own runs wrote
+
+
 def prepare_inputs(config: CampaignConfig, *, progress: bool = True) -> CampaignInputs:
     """Load the dataset and the public image model, and extract (or read cached) catalog features."""
     timings: dict[str, float] = {}
@@ -201,9 +261,19 @@ def prepare_models(
     recommenders: dict[str, Recommender] = {}
     metrics: dict[str, dict[str, Any]] = {}
     for name, rec, defense in models_needed(config):
+        spec = config.model_spec(rec)
+        if spec is not None and defense.affects_model:
+            raise ConfigError(
+                f"defense {defense.name!r} changes training, but {rec!r} is a loaded model or a service: "
+                "pixelpush cannot retrain it (use an ingest-only defense, or train it with the defense yourself)"
+            )
+        if spec is not None and spec.service is not None:  # a live system: nothing to train or load
+            metrics[name] = {"auc": None, "val_auc": None, "epochs": None, "best_epoch": None, "source": "service"}
+            continue
         recipe = model_recipe(config, rec, inputs.image_model.identity, defense)
         stem = name.replace(":", "_")
-        path, meta = models_dir / f"{stem}.pt", models_dir / f"{stem}.json"
+        loaded = spec is not None
+        path, meta = models_dir / (f"{stem}.pickle" if loaded else f"{stem}.pt"), models_dir / f"{stem}.json"
         saved = None
         if path.is_file() and meta.is_file():
             try:
@@ -212,18 +282,24 @@ def prepare_models(
                 _log.warning("%s is unreadable (%s): retraining", meta, err)
         if isinstance(saved, dict) and saved.get("recipe") == recipe:
             try:
-                recommenders[name] = model_io.load(path)
-            except (PixelpushError, RuntimeError, ValueError, KeyError, OSError) as err:  # e.g. saved by an older version
+                recommenders[name] = _read_pickle(path, spec) if loaded else model_io.load(path)
+            except (PixelpushError, RuntimeError, ValueError, KeyError, OSError, pickle.UnpicklingError, AttributeError) as err:
                 _log.warning("%s cannot be loaded (%s): retraining", path, err)
             else:
                 metrics[name] = {k: v for k, v in saved.items() if k != "recipe"}
                 continue
         elif saved is not None:
-            _log.warning("%s was trained with another recipe (data, image model, options, epochs or seed): retraining", path)
+            _log.warning("%s was made with another recipe (data, image model, options, epochs or seed): rebuilding", path)
         if not train:
             raise FileNotFoundError(f"{path} is missing: prepare the campaign in the parent process first")
         if split is None:
-            split = leave_one_out(dataset.interactions, dataset.n_users, dataset.n_items, seed=derive_seed(config.seed, "split"))
+            split = campaign_split(dataset.interactions, dataset.n_users, dataset.n_items, seed=config.seed)
+        if loaded:
+            assert spec is not None
+            recommenders[name], metrics[name] = _load_one(name, spec, inputs, feats, config, split)
+            if _write_pickle(recommenders[name], path):
+                write_json_atomic(meta, {**metrics[name], "recipe": recipe})
+            continue
         _log.info("training %s on %s", name, dataset.name)
         model_feats = torch.from_numpy(inputs.features_for(defense.pipeline))
         recommenders[name], metrics[name] = _train_one(rec, dataset, model_feats, config, split, progress=progress, defense=defense)
@@ -233,13 +309,14 @@ def prepare_models(
         write_json_atomic(meta, {**metrics[name], "recipe": recipe})
     bpr_auc = metrics["bpr"]["auc"]
     for name, m in metrics.items():
-        m["visual_gain"] = None if name == "bpr" else float(visual_gain(m["auc"], bpr_auc))
+        m["visual_gain"] = None if name == "bpr" or m.get("auc") is None else float(visual_gain(m["auc"], bpr_auc))
         if "defense" in m:
             m["auc_change"] = float(m["auc"] - metrics[m["recommender"]]["auc"])
     for model in recommenders.values():
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
+        if isinstance(model, torch.nn.Module):
+            model.eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
     inputs.timings["train"] = time.perf_counter() - t0
     return recommenders, metrics
 
@@ -254,7 +331,12 @@ def prepare(
     progress = progress and train
     inputs = inputs if inputs is not None else prepare_inputs(config, progress=progress)
     recommenders, metrics = prepare_models(config, inputs, run_dir, train=train, progress=progress)
+    services = {}
+    for name in recommenders_needed(config):
+        spec = config.model_spec(name)
+        if spec is not None and spec.service is not None:
+            services[name] = spec
     return CampaignContext(
-        config, inputs.dataset, inputs.image_model, inputs.features, recommenders, metrics, inputs.timings, inputs.features_digest,
-        inputs.processed_features,
+        config, inputs.dataset, inputs.image_model, inputs.features, recommenders, metrics, inputs.timings,
+        inputs.features_digest, inputs.processed_features, services,
     )

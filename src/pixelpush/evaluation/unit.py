@@ -117,28 +117,61 @@ def compute_unit(ctx: CampaignContext, spec: UnitSpec, *, runner: IsolatedRunner
     defense = ctx.config.defense(spec.defense)
     catalog = ctx.features_for(defense.pipeline)
     memo = FeatureMemo(ctx.image_model)
-    monitor = UploadMonitor(defense.monitor, reference=dataset.images.get) if defense.monitor is not None else None
-    platform = Platform(
-        copy.deepcopy(ctx.recommenders[model_name(spec.recommender, defense)]),
-        dataset.images,
-        ctx.image_model,
-        features=catalog,
-        consumed=dataset.histories,
-        visible_fraction=ctx.config.visible_fraction,
-        seed=seed,
-        memo=memo,
-        pipeline=defense.pipeline,
-        reveal=defense.reveal,
-        monitor=monitor,
-    )
+    monitor = None
+    if spec.recommender in ctx.services:  # a live system: its session is this unit's platform
+        from pixelpush.integrations.remote.targets import unit_platform
+
+        platform: Any = unit_platform(ctx, spec.recommender, seed)
+        rank_users, white_box, reader = platform.evaluation_ranks, None, None
+    else:
+        monitor = UploadMonitor(defense.monitor, reference=dataset.images.get) if defense.monitor is not None else None
+        platform = Platform(
+            copy.deepcopy(ctx.recommenders[model_name(spec.recommender, defense)]),
+            dataset.images,
+            ctx.image_model,
+            features=catalog,
+            consumed=dataset.histories,
+            visible_fraction=ctx.config.visible_fraction,
+            seed=seed,
+            memo=memo,
+            pipeline=defense.pipeline,
+            reveal=defense.reveal,
+            monitor=monitor,
+        )
+        rank_users, white_box, reader = Evaluator(platform).ranks, platform.white_box(), memo.reader()
+    try:
+        return _run(ctx, spec, runner, platform, defense, catalog, monitor, rank_users, white_box, reader, seed, started)
+    finally:
+        if hasattr(platform, "close"):
+            platform.close()
+
+
+def _run(
+    ctx: CampaignContext,
+    spec: UnitSpec,
+    runner: IsolatedRunner | None,
+    platform: Any,
+    defense: Any,
+    catalog: np.ndarray,
+    monitor: UploadMonitor | None,
+    rank_users: Any,
+    white_box: Any,
+    reader: Any,
+    seed: int,
+    started: float,
+) -> UnitOutcome:
+    """The unit on its platform: `rank_users` is the experimenter's uncounted ranks of real users;
+    `white_box` the white-box handle (None for a service); `reader` the attacker's feature memo;
+    `catalog` the catalog's features as the platform computes them (under the defense's pipeline)."""
+    dataset, item, entry = ctx.dataset, spec.pair.item, ATTACKS.get(spec.attack)
+    isolated = runner is not None and not entry.white_box
     attack = spec.build_attack()
     knows = getattr(attack, "knows_defense", False) and bool(defense.pipeline)
-    isolated = runner is not None and not entry.white_box
     view = AttackerView(
         platform.client(entry.access),
         copy.deepcopy(ctx.image_model),
         seed=seed,
-        features=None if isolated else memo.reader(),
+        features=None if isolated else reader,
         catalog=None if isolated else catalog,
         pipeline=defense.pipeline if knows else None,
         surrogate=getattr(attack, "surrogate", "identity"),
@@ -147,8 +180,6 @@ def compute_unit(ctx: CampaignContext, spec: UnitSpec, *, runner: IsolatedRunner
         view, item, dataset, seed=derive_seed(ctx.config.seed, "threat", spec.pair.index), user=spec.pair.target_user
     )
     eval_users = np.asarray(prep.evaluation_users, dtype=np.int64)
-    evaluator = Evaluator(platform)
-    white_box = platform.white_box()
     original = platform.current_image(item)
     setup_uploads, setup_queries = platform.uploads, platform.queries
 
@@ -157,7 +188,7 @@ def compute_unit(ctx: CampaignContext, spec: UnitSpec, *, runner: IsolatedRunner
         popular = dataset.images.get(most_popular_in_category(item, dataset.categories, dataset.item_popularity))
 
     def measure() -> tuple[np.ndarray, dict[str, float]]:
-        ranks = evaluator.ranks(eval_users, item) if len(eval_users) else np.zeros(0, np.int64)
+        ranks = rank_users(eval_users, item) if len(eval_users) else np.zeros(0, np.int64)
         return ranks, {str(k): hit_ratio(ranks, k) for k in HR_KS}
 
     ranks0, hits0 = measure()
@@ -179,7 +210,7 @@ def compute_unit(ctx: CampaignContext, spec: UnitSpec, *, runner: IsolatedRunner
             cos_by_step.append(None)
             if record.uninformative or record.feature_gradient is None:
                 uninformative += 1
-            elif target_user is not None:
+            elif target_user is not None and white_box is not None:
                 true_f, true_p = white_box.gradients_at(int(target_user), item, record.previous)
                 grad_cos.append(cosine(record.feature_gradient, true_f))
                 cos_by_step[-1] = grad_cos[-1]

@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import pickle
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,6 +52,10 @@ class WorkerInputs:
     features: np.ndarray
     features_digest: str
     n_users: int
+    processed_features: dict[str, np.ndarray] = field(default_factory=dict)
+    """The catalog's features under each ingest pipeline of the campaign's defenses."""
+    services: dict[str, Any] = field(default_factory=dict)
+    """The attacked models that are remote services (their ``[models]`` tables)."""
 
     @classmethod
     def from_context(cls, ctx: CampaignContext) -> WorkerInputs:
@@ -62,6 +67,8 @@ class WorkerInputs:
             np.asarray(ctx.features),
             ctx.features_digest,
             ctx.dataset.n_users,
+            {k: np.asarray(v) for k, v in ctx.processed_features.items()},
+            dict(ctx.services),
         )
 
     def context(self, *, device: str | None = None) -> CampaignContext:
@@ -78,6 +85,10 @@ class WorkerInputs:
             )
         image_model = pickle.loads(self.image_model).to(resolve_device(device or config.device))
         features = np.array(self.features, dtype=np.float32)  # a private, writable copy
-        return CampaignContext(config, dataset, image_model, features, pickle.loads(self.recommenders), {}, {}, self.features_digest)
+        processed = {k: np.array(v, dtype=np.float32) for k, v in self.processed_features.items()}
+        return CampaignContext(
+            config, dataset, image_model, features, pickle.loads(self.recommenders), {}, {}, self.features_digest,
+            processed, dict(self.services),
+        )
 
 

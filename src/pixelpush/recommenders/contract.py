@@ -18,6 +18,10 @@ assumes of it, and what :func:`check_recommender` verifies on a user's model:
   old ``n_users`` as the new id and grows ``n_users`` by one; it is deterministic for a seed.
 - The campaign deep-copies the model for every unit: a copy scores as the original, and folding
   users into the copy leaves the original unchanged.
+- Scores move under *realistic* feature changes, the size an upload's perturbation makes (a
+  model that feeds raw image-model features, norms in the hundreds, to a tanh or a sigmoid
+  saturates: nothing an upload does moves its scores, which is numbness, not robustness). Normalise
+  raw features first (:class:`pixelpush.recommenders.scaling.FeatureNormaliser`).
 
 Each check raises :class:`ContractViolation` naming what is wrong; :func:`check_recommender`
 runs them all and returns the violations.
@@ -36,7 +40,7 @@ from pixelpush.errors import PixelpushError
 from pixelpush.random import numpy_rng
 from pixelpush.recommenders.base import Recommender
 
-__all__ = ["CHECKS", "ContractViolation", "Violation", "check_recommender"]
+__all__ = ["CHECKS", "ContractViolation", "Violation", "check_recommender", "realistic_deltas"]
 
 
 class ContractViolation(PixelpushError, AssertionError):
@@ -172,6 +176,55 @@ def check_deep_copy(model: Recommender, features: torch.Tensor, histories: list[
             raise ContractViolation("folding a user into a deep copy changed the original (shared state)")
 
 
+def realistic_deltas(features: torch.Tensor, items: np.ndarray, *, probes: int = 8, size: float = 0.02, seed: int = 0) -> torch.Tensor:
+    """Synthetic feature changes ``(len(items), probes, d)`` the size an upload's perturbation makes:
+    `size` times each dimension's spread over the catalog, with random signs (no image model needed;
+    ``pixelpush check-model`` measures real ones through the image model instead)."""
+    rng = numpy_rng(seed, "contract", "deltas")
+    spread = features.std(dim=0).numpy()
+    noise = rng.standard_normal((len(items), probes, features.shape[1])).astype(np.float32)
+    return torch.from_numpy(noise * spread * size).to(features.dtype)
+
+
+def check_moves(
+    model: Recommender,
+    features: torch.Tensor,
+    histories: list[np.ndarray],
+    *,
+    visual: bool,
+    deltas: torch.Tensor | None = None,
+    items: np.ndarray | None = None,
+) -> None:
+    """Scores move under realistic feature changes for most items (not saturated): `deltas`
+    ``(len(items), B, d)`` are changes of `items`' features (default :func:`realistic_deltas` of 8
+    spread items). An item's movement is its largest score change over the probes and users,
+    relative to the users' score spread over the catalog; the median item must move 1e-4 of it."""
+    if not visual:
+        return
+    if items is None:
+        items = np.linspace(0, model.n_items - 1, min(8, model.n_items)).astype(np.int64)
+    if deltas is None:
+        deltas = realistic_deltas(features, items)
+    users = np.arange(min(8, model.n_users))
+    with torch.inference_mode():
+        spread = _scores(model, users, np.arange(model.n_items), features).std(dim=1).clamp_min(1e-30)
+        moved = []
+        for k, item in enumerate(np.asarray(items).tolist()):
+            base = _scores(model, users, np.asarray([item]), features[item][None])
+            probed = _scores(model, users, np.full(len(deltas[k]), item), features[item][None] + deltas[k].to(features.dtype))
+            moved.append(((probed - base).abs().amax(dim=1) / spread).amax())
+    movement = torch.stack(moved)
+    median = float(movement.median())
+    if median < 1e-4:
+        numb = int((movement < 1e-4).sum())
+        raise ContractViolation(
+            f"scores do not move under realistic feature changes ({numb} of {len(movement)} items checked moved less than "
+            f"1e-4 of the score spread; median {median:.1e}): "
+            "saturated on raw image features? normalise them first (pixelpush.recommenders.scaling.FeatureNormaliser); "
+            "no black-box attack can see anything, and the model only looks robust"
+        )
+
+
 CHECKS: dict[str, Callable[..., None]] = {
     "ids": check_ids,
     "score shapes": check_score_shapes,
@@ -180,18 +233,29 @@ CHECKS: dict[str, Callable[..., None]] = {
     "fold-in": check_fold_in,
     "fold-in deterministic": check_fold_in_deterministic,
     "deep copy": check_deep_copy,
+    "moves under realistic changes": check_moves,
 }
 
 
 def check_recommender(
-    model: Recommender, features: torch.Tensor | np.ndarray, histories: list[np.ndarray], *, visual: bool = True
+    model: Recommender,
+    features: torch.Tensor | np.ndarray,
+    histories: list[np.ndarray],
+    *,
+    visual: bool = True,
+    deltas: tuple[np.ndarray, torch.Tensor] | None = None,
 ) -> list[Violation]:
-    """Run every contract check on `model` (catalog `features`, its users' `histories`); the violations."""
+    """Run every contract check on `model` (catalog `features`, its users' `histories`); the violations.
+
+    `deltas`, ``(items, changes (len(items), B, d))``, are measured feature changes for the
+    saturation check (default: synthetic ones, :func:`realistic_deltas`).
+    """
     feats = torch.as_tensor(np.asarray(features) if not torch.is_tensor(features) else features).to(torch.float32)
     problems = []
     for name, check in CHECKS.items():
+        extra = {"items": deltas[0], "deltas": deltas[1]} if check is check_moves and deltas is not None else {}
         try:
-            check(model, feats, histories, visual=visual)
+            check(model, feats, histories, visual=visual, **extra)
         except ContractViolation as err:
             problems.append(Violation(name, str(err)))
         except Exception as err:  # noqa: BLE001 - a crash inside the user's model is a violation too

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from torch import nn
+
 from pixelpush.errors import DataError
 
 
@@ -81,3 +83,51 @@ def fit_feature_center(features: torch.Tensor) -> torch.Tensor:
         return torch.zeros(features.shape[1])
     total = sum(block.to(torch.float64).sum(dim=0) for _, block in _row_chunks(features))
     return (total / features.shape[0]).to(torch.float32)
+
+
+class FeatureNormaliser(nn.Module):
+    """``f -> (f - center) / scale``: the normalisation a model should apply to raw image features.
+
+    Raw features of a pretrained CNN are far from zero-mean and unit-norm (SqueezeNet's pooled
+    features are non-negative with norms in the hundreds). A model that feeds them to a
+    nonlinearity (tanh, sigmoid, softmax attention) saturates: its scores stop moving under the
+    small feature changes an upload makes, and it looks robust when it is only numb. Fit this
+    once on the catalog's features and apply it first in ``score`` and ``fold_in``::
+
+        self.norm = FeatureNormaliser.fit(features)      # in __init__
+        x = self.norm(features)                           # in score()
+
+    ``center`` is the mean feature vector and ``scale`` one global scalar, the mean L2 norm of the
+    centred features (per-dimension scaling would blow up near-dead channels). Differentiable,
+    deep-copyable and picklable (two buffers).
+
+    >>> norm = FeatureNormaliser.fit(torch.tensor([[3.0, 4.0], [1.0, 0.0]]))
+    >>> norm(torch.tensor([[2.0, 2.0]])).tolist(), round(norm.scale, 4)
+    ([[0.0, 0.0]], 2.2361)
+    """
+
+    center: torch.Tensor
+    scale_tensor: torch.Tensor
+
+    def __init__(self, center: torch.Tensor, scale: float) -> None:
+        super().__init__()
+        if not np.isfinite(scale) or scale <= 0:
+            raise DataError(f"feature scale must be positive and finite, got {scale}")
+        self.register_buffer("center", torch.as_tensor(center, dtype=torch.float32).reshape(-1).clone())
+        self.register_buffer("scale_tensor", torch.tensor(float(scale)))
+
+    @classmethod
+    def fit(cls, features: torch.Tensor | np.ndarray, *, center: bool = True) -> FeatureNormaliser:
+        """Fit on catalog (or training) features ``(N, d)``: mean vector and mean centred norm."""
+        feats = as_feature_tensor(np.asarray(features) if not torch.is_tensor(features) else features)
+        mean = fit_feature_center(feats) if center else torch.zeros(feats.shape[1])
+        return cls(mean, fit_feature_scale(feats, mean))
+
+    @property
+    def scale(self) -> float:
+        """The global scale ``s``."""
+        return float(self.scale_tensor)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Normalised features, same shape as `features` ``(I, d)``."""
+        return (features.to(self.center.dtype) - self.center) / self.scale_tensor
