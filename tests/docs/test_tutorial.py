@@ -49,7 +49,7 @@ def small_catalog(tmp_path_factory) -> str:
     from pixelpush.data.fashion import load_fashion
     from pixelpush.random import numpy_rng
 
-    data = load_fashion(upload_size=32)
+    data = load_fashion(name="fashion-dense", upload_size=32)  # dense shoppers: a 600-item slice keeps many
     items = np.sort(numpy_rng(0, "tutorial-catalog").choice(data.n_items, 600, replace=False))
     root = tmp_path_factory.mktemp("small-catalog")
     (root / "images").mkdir()

@@ -44,6 +44,9 @@ def test_load_refuses_other_files(tmp_path) -> None:
 class _FakeImageModel:
     identity = "fake@8:random"
 
+    def to(self, device):  # the image model's interface: the command moves it to --device
+        return self
+
 
 def test_train_command_writes_model_and_metrics(synth, monkeypatch, tmp_path) -> None:
     import pixelpush.data.registry as registry

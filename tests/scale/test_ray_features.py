@@ -79,10 +79,10 @@ def test_ray_data_writes_the_local_paths_cache_and_resumes_from_its_chunks(tmp_p
 def test_pixelpush_features_engine_ray_fills_the_cache(tmp_path, capsys, ray_instance):
     from pixelpush.cli.main import main
 
-    args = ["features", "--dataset", "fashion", "--input-size", "32", "--cache-dir", str(tmp_path), "--chunk-size", "1000",
+    args = ["features", "--dataset", "fashion-dense", "--input-size", "32", "--cache-dir", str(tmp_path), "--chunk-size", "1000",
             "--no-progress"]
     assert main([*args, "--engine", "ray", "--workers", "1"]) == 0
-    assert "fashion: 3000 items x 512 features" in capsys.readouterr().out
+    assert "fashion-dense: 3000 items x 512 features" in capsys.readouterr().out
     files = _files(tmp_path)
     assert len([f for f in files if f.parent.name == "chunks"]) == 2 * 3 and len(files) == 2 * 3 + 2
     written = {f: (tmp_path / f).stat().st_mtime_ns for f in files}
