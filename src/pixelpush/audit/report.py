@@ -78,7 +78,8 @@ def _table(headers: list[str], rows: list[list[str]], *, numeric_from: int = 1, 
 
 
 def _figure(fig: Figure, title: str, caption: str, name: str) -> str:
-    fig.suptitle(title, fontsize="medium")
+    # The title goes in the caption, not on the image: a suptitle wider than a one-column
+    # figure is clipped at both edges (seen in headless Chromium).
     png = figure_png(fig)
     return (f'<figure id="fig-{_e(name)}"><img alt="{_e(title)}" src="{png_data_uri(png)}">'
             f"<figcaption><b>{_e(title)}.</b> {_e(caption)}</figcaption></figure>")
