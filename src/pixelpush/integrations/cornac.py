@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from pixelpush.errors import ConfigError, DataError
-from pixelpush.recommenders.factor import FactorConfig, FactorModel
+from pixelpush.recommenders.factor import FactorConfig, FactorModel, TripleBatch
 from pixelpush.recommenders.scaling import FeatureNormaliser
 
 __all__ = ["CornacFit", "CornacIds", "CornacVisual", "fit_cornac", "from_cornac", "train_amr", "train_vbpr"]
@@ -129,6 +129,12 @@ class CornacVisual(FactorModel):
 
     def item_penalty(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:  # noqa: ARG002 - never trained here
         return torch.zeros(())
+
+    def batch_difference(self, batch: TripleBatch) -> torch.Tensor:  # noqa: ARG002 - never trained here
+        raise ConfigError("a Cornac model is trained by Cornac: pixelpush only scores and folds in with it")
+
+    def l2_weights(self) -> dict[str, float]:
+        return {}  # never trained here
 
     def refit_users(self, users: np.ndarray, histories: Sequence[np.ndarray], features: torch.Tensor) -> None:
         """Replace the vectors of `users` by their fold-in from `histories` (users Cornac never saw)."""

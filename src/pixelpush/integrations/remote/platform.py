@@ -121,6 +121,11 @@ class RemotePlatform:
             self._images[item] = np.asarray(self.service.image(self.session, item))
         return self._images[item].copy()
 
+    def displayed_image(self, item: int) -> np.ndarray:
+        """What a visitor sees of the item: for a service, the image it serves (its own pipeline
+        already applied, if it has one), or the seller's last upload."""
+        return self.current_image(item)
+
     def upload_image(self, item: int, image: np.ndarray) -> None:
         item = self.check_item(item)
         image = validate_upload(item, image)
