@@ -112,3 +112,16 @@ def test_an_attack_is_handed_a_view_not_a_client() -> None:
         "catalog_features", "pipeline",
     }
     assert issubclass(HostileAttack, Attack)
+
+
+def test_a_view_that_knows_the_pipeline_holds_its_own_copy() -> None:
+    """The pipeline an adaptive attacker is told about is a copy: changing it (even past the frozen
+    dataclass) leaves the platform's ingest as it was."""
+    from pixelpush.platform.ingest import JPEG, Pipeline
+
+    world = make_world()
+    platform_pipeline = Pipeline((JPEG(quality=75),))
+    view = AttackerView(attack_context(world, "rank").view.client, copy.deepcopy(world.model), pipeline=platform_pipeline)
+    assert view.pipeline == platform_pipeline and view.pipeline is not platform_pipeline
+    object.__setattr__(view.pipeline, "transforms", ())
+    assert platform_pipeline.transforms == (JPEG(quality=75),)

@@ -32,6 +32,8 @@ users (tests walk its attributes to check).
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -80,11 +82,12 @@ class AttackerView:
     ) -> None:
         if not isinstance(image_model, ImageModel):
             raise ConfigError(f"the attacker's image model must be an ImageModel, got {type(image_model).__name__}")
+        pipeline = copy.deepcopy(pipeline) if pipeline else None  # its own copy, like the image model
         if pipeline:
             from pixelpush.vision.standins import KnownPipelineModel
 
             image_model = KnownPipelineModel(image_model, pipeline, surrogate=surrogate)  # type: ignore[arg-type]
-        object.__setattr__(self, "_pipeline", pipeline if pipeline else None)
+        object.__setattr__(self, "_pipeline", pipeline)
         object.__setattr__(self, "_client", client)
         object.__setattr__(self, "_image_model", image_model)
         object.__setattr__(self, "_seed", int(seed))
