@@ -91,3 +91,28 @@ def test_a_gpu_this_machine_lacks_is_refused_before_anything_is_written(tmp_path
 def test_the_device_is_part_of_keys_off_the_cpu_only(tmp_path):
     cpu, gpu = tiny_config(tmp_path), tiny_config(tmp_path, device="cuda:1")
     assert "device" not in model_recipe(cpu, "vbpr", "ic") and model_recipe(gpu, "vbpr", "ic")["device"] == "cuda"
+
+
+def test_a_worker_rebuilds_the_drivers_context_with_the_defended_features_and_the_services(tmp_path):
+    """Workers (local processes or Ray) run units from WorkerInputs: the catalog's features under
+    each defense's ingest pipeline and the remote services must reach them, or a defended or
+    remote unit fails (or, worse, scores raw features) in a worker but not in one process."""
+    import numpy as np
+
+    from pixelpush.data.registry import load_dataset
+    from pixelpush.evaluation.preparation import CampaignContext
+    from pixelpush.evaluation.worker_context import WorkerInputs
+    from pixelpush.vision.models import load_image_model
+
+    config = tiny_config(tmp_path)
+    dataset = load_dataset(config.dataset.name, **config.dataset.options)
+    features = np.zeros((dataset.n_items, 8), np.float32)
+    processed = {"jpeg:q75": np.full((dataset.n_items, 8), 2.0, np.float32)}
+    ctx = CampaignContext(
+        config, dataset, load_image_model("squeezenet1_1", input_size=32), features, {}, {}, {}, "digest",
+        processed, {"svc": "its [models] table"},
+    )
+    worker = WorkerInputs.from_context(ctx).context()
+    assert worker.features_digest == "digest" and set(worker.processed_features) == {"jpeg:q75"}
+    np.testing.assert_array_equal(worker.processed_features["jpeg:q75"], processed["jpeg:q75"])
+    assert worker.services == {"svc": "its [models] table"}
