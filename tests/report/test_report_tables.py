@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -35,6 +36,32 @@ def test_table_rich_renders(rendered_run: Path) -> None:
 def test_missing_values_show_as_dash() -> None:
     entry = {"recommender": "vbpr", "attack": "wb", "threat_model": "specific-user", "hr": {"20": None}}
     assert table_text({"attacks": [entry]}).splitlines()[-1].split()[-1] == "-"
+
+
+def _entry(defense: str | None, attack: str, hr20: float, experiment: str = "e") -> dict:
+    return {"experiment": experiment, "recommender": "vbpr", "defense": defense, "attack": attack,
+            "threat_model": "specific-user", "hr": {"20": hr20}}
+
+
+def test_rows_under_defenses_name_their_defense_the_undefended_first() -> None:
+    results = {"attacks": [_entry("jpeg75", "wb", 0.2), _entry(None, "wb", 0.9), _entry("amr", "wb", 0.0)]}
+    lines = table_text(results).splitlines()
+    assert lines[0].split()[:3] == ["recommender", "defense", "attack"]
+    cells = [re.split(r"\s{2,}", line.strip()) for line in lines]
+    hr20 = cells[0].index("HR@20")
+    assert [(row[1], row[hr20]) for row in cells[2:]] == [("none", "0.900"), ("amr", "0.000"), ("jpeg75", "0.200")]
+    console = Console(width=250, record=True, file=io.StringIO())
+    console.print(table_rich(results))
+    assert "jpeg75" in console.export_text()
+
+
+def test_rows_that_would_read_the_same_name_their_experiment() -> None:
+    results = {"attacks": [_entry(None, "wb", 0.9, "stage-a"), _entry(None, "wb", 0.5, "stage-b")]}
+    lines = table_text(results).splitlines()
+    assert lines[0].split()[:2] == ["experiment", "recommender"]
+    assert {line.split()[0] for line in lines[2:]} == {"stage-a", "stage-b"}
+    undefended = {"attacks": [_entry(None, "wb", 0.9), _entry(None, "bb-rank", 0.5)]}
+    assert table_text(undefended).splitlines()[0].split()[:2] == ["recommender", "attack"]  # no column it does not need
 
 
 def test_rank_bins_adapt_to_catalog_size() -> None:

@@ -86,24 +86,67 @@ COLUMNS: tuple[Column, ...] = (
 KEY_HEADERS = ("recommender", "attack", "threat model", "d'", "T", "pairs")
 
 
+def _defense(entry: dict[str, Any]) -> str:
+    """The entry's defense (``none`` when it ran undefended)."""
+    return str(entry.get("defense") or "none")
+
+
 def sorted_attacks(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """``results['attacks']`` ordered by threat model, recommender, attack, d'."""
+    """``results['attacks']`` ordered by threat model, recommender, defense (``none`` first), attack, d'."""
     attacks = [a for a in results.get("attacks", []) if isinstance(a, dict)]
     attack_order = list(ATTACKS.ids())
 
-    def order(entry: dict[str, Any]) -> tuple[int, int, str, int, int]:
+    def order(entry: dict[str, Any]) -> tuple[int, int, str, bool, str, int, int]:
         threat = str(entry.get("threat_model", ""))
         attack = str(entry.get("attack", ""))
         recommender = str(entry.get("recommender", ""))
+        defense = _defense(entry)
         return (
             THREAT_ORDER.index(threat) if threat in THREAT_ORDER else len(THREAT_ORDER),
             recommender_order(recommender),
             recommender,
+            defense != "none",
+            defense,
             attack_order.index(split_variant(attack)[0]) if attack in ATTACKS else len(attack_order),
             int(entry.get("perturbations") or 0),
         )
 
     return sorted(attacks, key=order)
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """Which identifying columns a table shows: a defense column when some entry ran under a
+    defense, an experiment column when two rows would otherwise read the same."""
+
+    defense: bool
+    experiment: bool
+
+    @classmethod
+    def of(cls, entries: list[dict[str, Any]]) -> KeyLayout:
+        """The layout `entries` need."""
+        defense = any(_defense(e) != "none" for e in entries)
+        plain = cls(defense=defense, experiment=False)
+        cells = [tuple(plain.cells(e)) for e in entries]
+        return cls(defense=defense, experiment=len(set(cells)) < len(cells))
+
+    def headers(self) -> list[str]:
+        """The key headers, in display order."""
+        out = list(KEY_HEADERS)
+        if self.defense:
+            out.insert(1, "defense")
+        if self.experiment:
+            out.insert(0, "experiment")
+        return out
+
+    def cells(self, entry: dict[str, Any]) -> list[str]:
+        """The identifying cells of `entry`, matching :meth:`headers`."""
+        out = key_cells(entry)
+        if self.defense:
+            out.insert(1, _defense(entry))
+        if self.experiment:
+            out.insert(0, str(entry.get("experiment", "-")))
+        return out
 
 
 def key_cells(entry: dict[str, Any]) -> list[str]:
@@ -120,19 +163,21 @@ def key_cells(entry: dict[str, Any]) -> list[str]:
     ]
 
 
-def table_rows(results: dict[str, Any]) -> list[list[str]]:
-    """The table as rows of strings, key cells then :data:`COLUMNS`."""
-    return [key_cells(e) + [c.text(e) for c in COLUMNS] for e in sorted_attacks(results)]
+def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The table's headers and rows of strings: key cells (:class:`KeyLayout`) then :data:`COLUMNS`."""
+    entries = sorted_attacks(results)
+    layout = KeyLayout.of(entries)
+    headers = layout.headers() + [c.header for c in COLUMNS]
+    return headers, [layout.cells(e) + [c.text(e) for c in COLUMNS] for e in entries]
 
 
 def table_text(results: dict[str, Any]) -> str:
     """The Table 2-style table as aligned plain text (for the terminal)."""
-    headers = list(KEY_HEADERS) + [c.header for c in COLUMNS]
-    rows = table_rows(results)
+    headers, rows = table_rows(results)
     if not rows:
         return "(no attack results)"
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    n_key = len(KEY_HEADERS)
+    n_key = len(headers) - len(COLUMNS)
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -146,22 +191,23 @@ def table_text(results: dict[str, Any]) -> str:
 def table_rich(results: dict[str, Any]) -> Table:
     """The same table as a :class:`rich.table.Table`."""
     table = Table(title="Attack efficacy (Table 2 style)")
-    for header in KEY_HEADERS:
-        table.add_column(header)
-    for column in COLUMNS:
-        table.add_column(column.header, justify="right")
-    for row in table_rows(results):
+    headers, rows = table_rows(results)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="right" if i >= len(headers) - len(COLUMNS) else "left")
+    for row in rows:
         table.add_row(*row)
     return table
 
 
 def table_html(results: dict[str, Any]) -> str:
     """The table as an HTML ``<table id="summary">``; numeric cells carry ``data-col``."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in KEY_HEADERS)
+    entries = sorted_attacks(results)
+    layout = KeyLayout.of(entries)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in layout.headers())
     head += "".join(f'<th class="num">{html.escape(c.header)}</th>' for c in COLUMNS)
     body = []
-    for entry in sorted_attacks(results):
-        cells = "".join(f"<td>{html.escape(c)}</td>" for c in key_cells(entry))
+    for entry in entries:
+        cells = "".join(f"<td>{html.escape(c)}</td>" for c in layout.cells(entry))
         cells += "".join(
             f'<td class="num" data-col="{c.key}">{html.escape(c.text(entry))}</td>' for c in COLUMNS
         )
