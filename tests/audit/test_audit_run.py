@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 
 import pytest
+from tiny_audit import audit_toml
 from tiny_campaign import TINY_CAMPAIGN
 
 from pixelpush.audit.config import parse_audit_config
@@ -20,29 +20,10 @@ pytestmark = pytest.mark.slow
 BASE = {k: TINY_CAMPAIGN[k] for k in ("seed", "visible_fraction", "dataset", "image_model", "training")}
 
 
-def _audit_toml(tmp_path, feature_cache, audit: str) -> str:
-    path = tmp_path / "audit.toml"
-    path.write_text(textwrap.dedent(f'''
-        seed = 3
-        visible_fraction = 0.1
-        cache_dir = "{feature_cache}"
-        [dataset]
-        name = "fashion"
-        options = {{upload_size = 32}}
-        [image_model]
-        input_size = 32
-        [training]
-        models = ["bpr", "vbpr"]
-        epochs = 2
-        [audit]
-    ''') + textwrap.dedent(audit))
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory, feature_cache, tiny_campaign):
     folder = tmp_path_factory.mktemp("audit")
-    config = _audit_toml(folder, feature_cache, '''
+    config = audit_toml(folder, feature_cache, '''
         models = ["vbpr"]
         threat_models = ["specific-user", "segment"]
         attacks = ["wb", "bb-rank", "prior-rank", "prior-partial"]
@@ -71,6 +52,7 @@ def test_the_audit_writes_its_json_and_a_page_for_a_practitioner(audited) -> Non
                     "Which items are exposed", "How visible the doctoring is", "Most exposed items", "What to do"):
         assert f"<h2>{heading}</h2>" in page
     assert "<script" not in page and page.count("data:image/png;base64,") >= 3
+    assert "defenses" not in doc and "What the defenses change" not in page  # no [audit] defenses: no empty section
     assert (out / "report.html").is_file() and (out / "results.json").is_file()
 
 
@@ -107,7 +89,7 @@ def test_a_second_run_resumes_without_new_work_and_writes_the_same_audit(audited
 
 
 def test_a_bad_audit_config_exits_2_before_writing_anything(tmp_path, feature_cache, capsys) -> None:
-    config = _audit_toml(tmp_path, feature_cache, 'models = ["nope"]\n')
+    config = audit_toml(tmp_path, feature_cache, 'models = ["nope"]\n')
     assert main(["audit", config, "--out", str(tmp_path / "run")]) == 2
     assert "unknown recommender 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -20,7 +20,7 @@ from pixelpush.attacks.registry import ATTACKS, THREAT_MODELS
 from pixelpush.audit.config import ACCESS_ORDER
 from pixelpush.evaluation.aggregate import summarize
 
-__all__ = ["ItemFacts", "access_label", "analyse", "attack_access", "popularity_deciles"]
+__all__ = ["ItemFacts", "access_label", "analyse", "attack_access", "attack_rows", "popularity_deciles"]
 
 UPLOAD_CAPS: tuple[int, ...] = (10, 20, 50, 100, 200, 640)
 """Per-item upload caps at which the audit reports how many successful pushes would have been stopped."""
@@ -138,8 +138,17 @@ def _attack_rows(groups: dict[tuple[str, str, str], list[dict[str, Any]]]) -> li
             "rank_before_median": float(np.median(before)) if before else None,
             "rank_after_median": float(np.median(after)) if after else None,
             "stopped_by_budget": sum(r.get("stopped") == "budget" for r in recs),
+            **({"detection": s["detection"]} if "detection" in s else {}),
         })
     return _ordered(rows)
+
+
+def attack_rows(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every attack configuration's row, and the best attack per model, threat model and access level.
+
+    The records must share a defense (their rows are keyed by model, threat model and attack)."""
+    rows = _attack_rows(_groups(records))
+    return rows, _best(rows)
 
 
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -319,8 +328,7 @@ def analyse(
 ) -> dict[str, Any]:
     """The analytical part of ``audit.json`` (see ``docs/audit.md``) from the audit's records."""
     groups = _groups(records)
-    attacks = _attack_rows(groups)
-    exposure = _best(attacks)
+    attacks, exposure = attack_rows(records)
     deciles = popularity_deciles(items.popularity)
     by_popularity = _breakdown(groups, exposure, lambda i: int(deciles[i]), list(range(1, 11)))
     names = list(items.category_names)

@@ -3,9 +3,10 @@
 The ``[audit]`` table names the audited models and the size of the battery; :func:`battery`
 turns it into the campaign's experiments: for every threat model and audited model, every
 attack of the standard battery the model allows (the white-box attack only where the model
-gives gradients; score attacks only where it shows scores). Everything else (dataset, image
-model, ``[models.NAME]``, training, seed, visible fraction) is the campaign config's, so an audit
-is a campaign: keyed, resumable and locked like one.
+gives gradients; score attacks only where it shows scores), under no defense and under each
+defense the table names. Everything else (dataset, image model, ``[models.NAME]``,
+``[defenses.NAME]``, training, seed, visible fraction) is the campaign config's, so an audit is
+a campaign: keyed, resumable and locked like one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pixelpush.errors import ConfigError
 from pixelpush.evaluation.config import CampaignConfig, _problem, parse_config, read_toml, resolve_paths
 
-__all__ = ["AuditConfig", "AuditSettings", "STANDARD_ATTACKS", "battery", "load_any_config", "load_audit_config"]
+__all__ = ["AuditConfig", "AuditSettings", "STANDARD_ATTACKS", "battery", "knows_defense", "load_any_config", "load_audit_config"]
 
 STANDARD_ATTACKS: tuple[str, ...] = ("wb", "bb-score", "bb-rank", "bb-partial", "prior-score", "prior-rank", "prior-partial")
 """The standard battery: the paper's four attacks and the query-efficient prior attacks."""
@@ -57,8 +58,14 @@ class AuditSettings(BaseModel):
     """Pairs per attack configuration whose before/after uploads are kept as PNG."""
     top_items: int = Field(10, ge=1, le=100)
     """Rows of the most-exposed-items table."""
+    defenses: list[str] = Field(default_factory=list)
+    """The config's ``[defenses.NAME]`` tables to run the battery under, beside no defense (empty: none)."""
+    attack_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per attack of `attacks`, its settings (``{"wb:bpda" = {knows_defense = true}}``): variants
+    ``ID:LABEL`` need theirs; one with ``knows_defense = true`` is adaptive and runs only under
+    the defenses with an ingest pipeline (the one thing it can know)."""
 
-    @field_validator("models", "threat_models", "attacks")
+    @field_validator("models", "threat_models", "attacks", "defenses")
     @classmethod
     def _distinct(cls, v: list[str]) -> list[str]:
         if len(set(v)) != len(v):
@@ -82,9 +89,25 @@ def _attack_access(attack: str) -> str:
     return "white-box" if entry.white_box else entry.access
 
 
+def knows_defense(settings: AuditSettings, attack: str) -> bool:
+    """Whether `attack` is adaptive: its options say ``knows_defense = true``."""
+    return settings.attack_options.get(attack, {}).get("knows_defense") is True
+
+
 def battery(settings: AuditSettings, campaign_raw: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The experiments of the audit (as config tables) and the attacks skipped per model, with why."""
+    """The experiments of the audit (as config tables) and the attacks skipped per model, with why.
+
+    With `settings.defenses`, each plain experiment (one per model and threat model) runs under
+    ``["none", *defenses]`` rather than a separate experiment per defense: the defended and the
+    undefended figures then come from the same attacks on the same pairs, and the undefended
+    units keep their ids and keys, so adding defenses to a finished audit reruns none of its
+    work. The cost is the battery's times ``1 + len(defenses)``. Adaptive attacks
+    (``knows_defense = true``) run in an experiment of their own, ``...-adaptive``, under the
+    defenses with an ingest pipeline only: without a pipeline there is nothing for them to know,
+    and they would repeat the plain attack.
+    """
     probe = parse_config({k: v for k, v in campaign_raw.items() if k != "experiments"}, source="audit config")
+    with_pipeline = [d for d in settings.defenses if probe.defense(d).pipeline]
     experiments, skipped = [], []
     for model in settings.models:
         entry = probe.model_entry(model)
@@ -96,15 +119,25 @@ def battery(settings: AuditSettings, campaign_raw: dict[str, Any]) -> tuple[list
                 skipped.append({"model": model, "attack": attack, "why": "the model gives no gradients (a service, or gradients = false)"})
             elif level != "white-box" and ACCESS_ORDER.index(level) < ACCESS_ORDER.index(shows):
                 skipped.append({"model": model, "attack": attack, "why": f"needs {level} access; the service shows {shows}"})
+            elif knows_defense(settings, attack) and not with_pipeline:
+                skipped.append({"model": model, "attack": attack,
+                                "why": f"it knows the defense's ingest pipeline, and none of {settings.defenses} has one"})
             else:
                 allowed.append(attack)
         if not allowed:
             raise ConfigError(f"audit: no attack of {settings.attacks} can run against {model!r}")
+        if probe.model_spec(model) is not None:
+            retrained = [d for d in settings.defenses if probe.defense(d).affects_model]
+            if retrained:
+                raise ConfigError(
+                    f"audit.defenses: {retrained} change the model's training or features, but {model!r} is a loaded model "
+                    "or a service that pixelpush cannot retrain (use reveal-limit or upload-monitor defenses against it)"
+                )
+        plain = [a for a in allowed if not knows_defense(settings, a)]
+        adaptive = [a for a in allowed if knows_defense(settings, a)]
         for threat in settings.threat_models:
-            experiments.append({
-                "name": f"audit-{threat}-{model.replace(':', '.')}",
+            common = {
                 "recommenders": [model],
-                "attacks": allowed,
                 "threat_models": [threat],
                 "perturbations": [settings.perturbations],
                 "steps": settings.steps,
@@ -112,8 +145,38 @@ def battery(settings: AuditSettings, campaign_raw: dict[str, Any]) -> tuple[list
                 "n_mock_users": settings.n_mock_users,
                 "n_eval_users": settings.n_eval_users,
                 "images_saved": settings.images_saved,
-            })
+            }
+            stem = f"audit-{threat}-{model.replace(':', '.')}"
+            for name, attacks, defenses in ((stem, plain, ["none", *settings.defenses]), (f"{stem}-adaptive", adaptive, with_pipeline)):
+                if not attacks:
+                    continue
+                options = {a: settings.attack_options[a] for a in attacks if a in settings.attack_options}
+                experiments.append({
+                    "name": name, "attacks": attacks, **common,
+                    **({"attack_options": options} if options else {}),
+                    **({"defenses": defenses} if defenses != ["none"] else {}),
+                })
     return experiments, skipped
+
+
+def _check_defenses_and_options(settings: AuditSettings, rest: dict[str, Any], source: str) -> None:
+    """The fields of ``[audit]`` that name other tables: errors name the field."""
+    defined = rest.get("defenses") if isinstance(rest.get("defenses"), dict) else {}
+    unknown = [d for d in settings.defenses if d not in defined]
+    if unknown:
+        known = ", ".join(defined) or "none: the config has no [defenses.NAME] table"
+        hint = " ('none' is always run: list only defenses)" if "none" in unknown else ""
+        raise ConfigError(f"{source}: audit.defenses: {unknown} are not defined in [defenses] (defined: {known}){hint}")
+    stray = sorted(set(settings.attack_options) - set(settings.attacks))
+    if stray:
+        raise ConfigError(f"{source}: audit.attack_options: {stray} are not in audit.attacks {settings.attacks}")
+    missing = [a for a in settings.attacks if ":" in a and a not in settings.attack_options]
+    if missing:
+        raise ConfigError(f"{source}: audit.attacks: the variants {missing} need their settings in audit.attack_options")
+    adaptive = [a for a in settings.attacks if knows_defense(settings, a)]
+    if adaptive and not settings.defenses:
+        raise ConfigError(f"{source}: audit.attack_options: {adaptive} know the defense (knows_defense = true), "
+                          "but audit.defenses is empty: name the defenses they attack through")
 
 
 def parse_audit_config(raw: dict[str, Any], *, source: str = "audit config") -> tuple[AuditConfig, list[dict[str, str]]]:
@@ -127,6 +190,7 @@ def parse_audit_config(raw: dict[str, Any], *, source: str = "audit config") -> 
     except ValidationError as err:
         raise ConfigError(f"{source}: " + "; ".join("audit." + _problem(e) for e in err.errors())) from None
     rest = {k: v for k, v in raw.items() if k != "audit"}
+    _check_defenses_and_options(settings, rest, source)
     experiments, skipped = battery(settings, rest)
     campaign = parse_config({**rest, "experiments": experiments}, source=source)
     return AuditConfig(audit=settings, campaign=campaign), skipped

@@ -2,7 +2,8 @@
 
 Self-contained (inline CSS, figures and images as base64 PNG, no scripts). Sections: the
 verdict, what was tried, exposure by threat model and access level, uploads needed, popularity
-and category, image distortion, the most exposed items, what to do, details.
+and category, image distortion, the most exposed items, what the defenses change (only when the
+audit ran defenses), what to do, details.
 """
 
 from __future__ import annotations
@@ -330,6 +331,40 @@ def _items_html(doc: dict[str, Any]) -> str:
                       "uploads to top 20", "SSIM"], rows, numeric_from=6, table_id="most-exposed"))
 
 
+def _defenses_html(doc: dict[str, Any]) -> str:
+    models, _ = _labels(doc)
+    rows, notes = [], []
+    for name, d in doc["defenses"].items():
+        notes.append(f"<h3>{_e(name)}: {_e(d['label'])}</h3><p>The service {_e(d['what'])}.</p>")
+        for model, m in d["models"].items():
+            notes.append(f"<p>{_e(m['summary'])}</p><p class=\"note\">{_e(m['caveat'])}</p>")
+            auc = "-" if m["auc"] is None else f"{m['auc']:.4f} ({_num(m['auc_change'], '{:+.4f}')})"
+            for r in m["exposure"]:
+                u = r["undefended"] or {}
+                attack = _e(r["attack_label"]) + (" <b>(adaptive)</b>" if r["adaptive"] else "")
+                rows.append([
+                    _e(models.get(model, model)), _e(name), _e(THREAT_MODELS.label(r["threat_model"])), _e(r["access_label"]), attack,
+                    f"{_num(u.get('hr', {}).get('20'))} <small>{_e(ATTACKS.label(u['attack'])) if u else ''}</small>",
+                    f"<b>{_num(r['hr']['20'])}</b> <small>from {_num(r['hr_before']['20'])}</small>", _pct(r["success_rate"]),
+                    f"{_num(u.get('uploads_per_pair'), '{:.0f}')} → {_num(r['uploads_per_pair'], '{:.0f}')}", auc,
+                ])
+    return (
+        "<p>A defense is something your service does: to every uploaded photo, to how the model is trained, or to what new "
+        "accounts are shown. Each audited model was attacked again under each defense below, with the same attacks on the "
+        "same items; the table sets the share of targeted items pushed into the top 20 under the defense beside the share "
+        "without it (the strongest attack at each access level, each way), with what the defense costs in accuracy (AUC on "
+        "held-out items, and its change against the undefended model).</p>"
+        + _table(["model", "defense", "threat model", "attacker sees", "strongest attack under the defense",
+                  "HR@20 without the defense", "HR@20 with it", "success with it", "uploads per item (without → with)",
+                  "AUC with it (change)"], rows, numeric_from=5, table_id="defenses")
+        + "<p class=\"note\">A defense counts only against an attack that knows it. The paper's attacks do not know what the "
+        "service does to uploads, so a defense that stops them may still fall to an attacker who adapts to it: on pixelpush's own "
+        "demo, JPEG re-encoding at quality 75 took the paper's white-box attack from 0.85 to 0.05, and one that attacks through "
+        "a stand-in of the JPEG step back up to 0.55 (docs/defenses.md). Rows marked <b>(adaptive)</b> come from attacks that knew the defense; the others did not.</p>"
+        + "".join(notes)
+    )
+
+
 def _actions_html(doc: dict[str, Any]) -> str:
     models, _ = _labels(doc)
     parts = []
@@ -394,6 +429,7 @@ def render_audit(run_dir: str | Path) -> Path:
         "<h2>Which items are exposed</h2>", _breakdowns_html(doc),
         "<h2>How visible the doctoring is</h2>", _ssim_html(doc, run_dir),
         "<h2>Most exposed items</h2>", _items_html(doc),
+        *(["<h2>What the defenses change</h2>", _defenses_html(doc)] if doc.get("defenses") else []),
         "<h2>What to do</h2>", _actions_html(doc),
         "<h2>Details</h2>", _details_html(doc),
     ]

@@ -9,7 +9,8 @@ from typing import Any
 import pixelpush
 from pixelpush.attacks.registry import ATTACKS, THREAT_MODELS
 from pixelpush.audit.analysis import ItemFacts, access_label, analyse, attack_access
-from pixelpush.audit.config import AuditConfig, load_audit_config
+from pixelpush.audit.config import AuditConfig, knows_defense, load_audit_config
+from pixelpush.audit.defenses import analyse_defenses
 from pixelpush.data.catalog import Dataset
 from pixelpush.evaluation.campaign import plan_units, run_campaign
 from pixelpush.evaluation.pair_log import PairLog
@@ -32,6 +33,7 @@ ATTACK_TEXT = {
     "prior-rank": "fits its accounts' full rankings once, then one upload per step",
     "prior-partial": "fits the visible top of its accounts' rankings, then one upload per step",
 }
+ADAPTIVE_TEXT = "adaptive: it knows what the service does to uploads (its ingest pipeline) and attacks through it"
 THREAT_TEXT = {
     "specific-user": "push an item to one chosen user (the attacker registers a copy of that user's history)",
     "segment": "push an item to the users of a segment (those who bought another item of its category)",
@@ -44,7 +46,10 @@ def _items(dataset: Dataset) -> ItemFacts:
 
 
 def build_audit(audit: AuditConfig, skipped: list[dict[str, str]], results: dict[str, Any], records: list[dict[str, Any]], dataset: Dataset) -> dict[str, Any]:
-    """``audit.json`` from the audit's config, its campaign's results and records, and the dataset."""
+    """``audit.json`` from the audit's config, its campaign's results and records, and the dataset.
+
+    Everything but ``defenses`` reads the undefended records only; ``defenses`` (present when
+    ``[audit] defenses`` names any) sets each defense's records beside them."""
     campaign, settings = audit.campaign, audit.audit
     visible = campaign.visible_fraction
     models = {}
@@ -62,9 +67,11 @@ def build_audit(audit: AuditConfig, skipped: list[dict[str, str]], results: dict
         }
     attacks = [
         {"id": a, "label": ATTACKS.label(a), "access": attack_access(a), "access_label": access_label(attack_access(a), visible),
-         "what": ATTACK_TEXT.get(a.partition(":")[0], "")}
+         "what": "; ".join(t for t in (ATTACK_TEXT.get(a.partition(":")[0], ""), ADAPTIVE_TEXT if knows_defense(settings, a) else "") if t),
+         "adaptive": knows_defense(settings, a)}
         for a in settings.attacks
     ]
+    undefended = [r for r in records if r.get("defense", "none") == "none"]
     threats = [
         {"id": t, "label": THREAT_MODELS.label(t),
          "what": THREAT_TEXT.get(t, "").format(n_mock=settings.n_mock_users, n_eval=settings.n_eval_users)}
@@ -86,7 +93,11 @@ def build_audit(audit: AuditConfig, skipped: list[dict[str, str]], results: dict
             "visible_fraction": visible,
             "access_levels": {a: access_label(a, visible) for a in ("white-box", "score", "rank", "partial")},
         },
-        **analyse(records, _items(dataset), models, visible_fraction=visible, top_items=settings.top_items),
+        **analyse(undefended, _items(dataset), models, visible_fraction=visible, top_items=settings.top_items),
+        **({"defenses": analyse_defenses(
+            records, [campaign.defense(d) for d in settings.defenses], figures=results.get("defenses", {}), models=models,
+            adaptive={a for a in settings.attacks if knows_defense(settings, a)}, visible_fraction=visible,
+        )} if settings.defenses else {}),
         "settings": settings.model_dump(mode="json"),
         "seed": campaign.seed,
     }

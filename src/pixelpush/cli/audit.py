@@ -14,11 +14,13 @@ def audit(
     force: bool = typer.Option(False, "--force", help="Move records made with other settings to OUT/stale and rerun them."),
 ) -> None:
     """Attack the audited models with the standard battery; write audit.json and audit.html (resumable)."""
-    from pixelpush.audit.report_text import exposure_text
+    from pixelpush.audit.report_text import defenses_text, exposure_text
     from pixelpush.audit.run import run_audit
 
     document = run_audit(config, out, workers=workers, force=force)
     typer.echo(exposure_text(document))
+    if document.get("defenses"):
+        typer.echo(defenses_text(document))
     for model, verdict in document["verdict"].items():
         auc = document["models"][model]["auc"]
         accuracy = "" if auc is None else f" (AUC {auc:.4f})"
