@@ -41,6 +41,7 @@ SSIM between original and attacked uploads at the last step; success is the frac
 top-20 hit rate rose above its pre-attack value; grad cos is the black-box mean cosine between the
 estimated and true feature gradient.</p>
 $table
+$defenses
 <h2>Figures</h2>
 $figures
 <h2>Example pairs</h2>

@@ -15,6 +15,7 @@ import pixelpush
 from pixelpush.files import write_atomic
 from pixelpush.outputs import check_output_dir, check_output_file
 from pixelpush.report import page as page_html
+from pixelpush.report.defenses import defenses_html
 from pixelpush.report.figures import CURVE_FIGURES, Rendered
 from pixelpush.report.images import pair_figures
 from pixelpush.report.load import RunData, load_run
@@ -100,6 +101,7 @@ def render_report(run_dir: Path) -> Path:
         subtitle=_subtitle(run),
         notes=notes,
         table=table_html(results),
+        defenses=defenses_html(results),
         figures="\n".join(figures),
         pairs="\n".join(pairs),
         dataset=_section(results, "dataset", "Dataset"),
