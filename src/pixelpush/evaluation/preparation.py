@@ -264,8 +264,9 @@ def prepare_models(
         spec = config.model_spec(rec)
         if spec is not None and defense.affects_model:
             raise ConfigError(
-                f"defense {defense.name!r} changes training, but {rec!r} is a loaded model or a service: "
-                "pixelpush cannot retrain it (use an ingest-only defense, or train it with the defense yourself)"
+                f"defense {defense.name!r} changes training or the features it trains on, but {rec!r} is a loaded model "
+                "or a service: pixelpush cannot retrain it (use reveal-limit or upload-monitor defenses against it, or "
+                "train it with the defense yourself)"
             )
         if spec is not None and spec.service is not None:  # a live system: nothing to train or load
             metrics[name] = {"auc": None, "val_auc": None, "epochs": None, "best_epoch": None, "source": "service"}
