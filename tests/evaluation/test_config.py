@@ -18,6 +18,14 @@ def test_units_expand_black_box_perturbations_and_blend_epsilons():
     ]
 
 
+def test_a_variant_that_fixes_the_swept_setting_runs_at_its_own_value():
+    cfg = parse_config({"experiments": [{"attacks": ["bb-rank", "bb-rank:few"], "perturbations": [32],
+                                         "attack_options": {"bb-rank:few": {"perturbations": 4}}}]})
+    e = cfg.experiments[0]
+    assert [(u["attack"], u["sweep"]) for u in e.units()] == [("bb-rank", {"perturbations": 32}), ("bb-rank:few", {"perturbations": 4})]
+    assert e.build_attack("bb-rank:few", e.sweep("bb-rank:few")[0]).perturbations == 4
+
+
 def test_attack_variants_take_their_options_and_bad_options_fail_at_load():
     cfg = parse_config(
         {"experiments": [{"attacks": ["bb-rank", "bb-rank:probit"], "attack_options": {"bb-rank:probit": {"rank_to_score": "probit"}}}]}

@@ -201,13 +201,18 @@ class ExperimentConfig(_Strict):
         }
 
     def sweep(self, attack: str) -> list[dict[str, Any]]:
-        """The configurations of `attack` this group makes: one per value of its sweep list."""
+        """The configurations of `attack` this group makes: one per value of its sweep list (e.g.
+        ``perturbations``), or the one value its ``attack_options`` fix (``bb-rank:few =
+        {perturbations = 4}``), which the sweep would otherwise silently override."""
         from pixelpush.attacks.registry import ATTACKS
 
         entry = ATTACKS.get(attack)
         if entry.sweep is None:
             return [{}]
         field, parameter = entry.sweep
+        own = self.attack_options.get(attack, {})
+        if parameter in own:  # a variant that fixes the swept setting runs at its own value only
+            return [{parameter: own[parameter]}]
         return [{parameter: value} for value in getattr(self, field)]
 
     def build_attack(self, attack: str, sweep: dict[str, Any]) -> Any:
