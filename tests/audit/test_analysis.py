@@ -77,3 +77,13 @@ def test_deciles_split_the_catalog_in_ten_by_popularity() -> None:
     deciles = popularity_deciles(np.r_[np.zeros(50), np.arange(50)])
     assert np.bincount(deciles)[1:].tolist() == [10] * 10
 
+
+
+def test_the_advice_follows_what_the_images_add_to_accuracy() -> None:
+    from pixelpush.audit.analysis import _defense_advice
+
+    cheap = _defense_advice(0.005)  # appearance barely pays: weakening it is the cheap fix
+    assert "stronger penalty" in cheap and "+0.5%" in cheap and "Re-encode" not in cheap
+    costly = _defense_advice(0.16)  # appearance pays: the penalty costs what the images add
+    assert costly.startswith("Re-encode uploads") and "(here +16.0%)" in costly
+    assert _defense_advice(None).startswith("Re-encode uploads")
