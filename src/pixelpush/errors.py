@@ -30,3 +30,8 @@ class BudgetExceededError(PixelpushError, RuntimeError):
 
 class MissingDependencyError(PixelpushError, ImportError):
     """An optional dependency (an extra such as ``scale``) that a chosen option needs is not installed."""
+
+
+class AttackError(PixelpushError, RuntimeError):
+    """An attack computed something it cannot use (a non-finite gradient estimate): a bug in the
+    attack, or a model whose scores are not finite."""

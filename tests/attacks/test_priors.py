@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelpush.attacks.distortion import DistortionBound
-from pixelpush.attacks.prior import PriorProbeScore, PriorScore
+from pixelpush.attacks.prior import PriorProbePartial, PriorProbeRank, PriorProbeScore, PriorScore
 from pixelpush.attacks.priors import ridge_fit
 from pixelpush.evaluation.metrics import cosine, ssim
 
@@ -166,3 +166,46 @@ def test_on_a_nonlinear_scorer_prior_plus_probes_beats_the_prior_alone_and_the_p
     assert (ours < np.array(final["prior"])).sum() >= 8, final
     versus_bb = np.sign(np.array(final["bb-score"]) - ours)
     assert (versus_bb > 0).sum() >= 5 and (versus_bb < 0).sum() == 0, final
+
+
+class _HidingClient:
+    """A platform answer that shows ranks only within the top 20 (0: not shown), as a reveal limit does."""
+
+    n_items, visible_count = 1000, 10
+
+    def __init__(self, rank: int, probe_ranks: list[int]) -> None:
+        self._rank, self._probes = rank, probe_ranks
+
+    def rank(self, user, item):
+        return np.array([self._rank])
+
+    def probe_ranks(self, user, item, batch):
+        return np.array(self._probes)
+
+
+def _probe_state(client):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(ctx=SimpleNamespace(client=client, item=7))
+
+
+@pytest.mark.parametrize("attack_cls", [PriorProbeRank, PriorProbePartial])
+def test_probes_read_through_hidden_ranks_never_give_nan(attack_cls) -> None:
+    """A rank of 0 is "not shown". The item itself hidden: nothing to read. A probe pushed out of
+    view: ranked just below what is shown, so its pseudo-score is finite and below the item's."""
+    attack = attack_cls(perturbations=4, steps=1)
+    batch = np.zeros((4, 2, 2, 3), np.uint8)
+    assert attack.probe(_probe_state(_HidingClient(0, [0, 3, 0, 5])), 0, batch, None) is None
+    delta = attack.probe(_probe_state(_HidingClient(5, [0, 3, 7, 0])), 0, batch, None)
+    assert np.isfinite(delta).all()
+    assert delta[1] > 0 and delta[0] < 0 and delta[3] < 0  # rank 3 above the item's 5; hidden ones below it
+    assert delta[0] < delta[2]  # a hidden probe ranks below every shown one
+
+
+def test_a_non_finite_gradient_is_refused_not_uploaded() -> None:
+    from pixelpush.attacks.base import sign_step
+    from pixelpush.errors import AttackError
+
+    image = np.full((2, 2, 3), 128, np.uint8)
+    with pytest.raises(AttackError, match="1 non-finite"):
+        sign_step(image, np.array([[[np.nan, 1, -1], [1, 1, 1]], [[1, 1, 1], [1, 1, 1]]]), 1)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from pixelpush.errors import BudgetExceededError, ConfigError
+from pixelpush.errors import AttackError, BudgetExceededError, ConfigError
 from pixelpush.attacks.distortion import DistortionBound
 from pixelpush.attacks.view import AttackerView
 from pixelpush.platform.api import Access, PlatformClient
@@ -184,6 +184,9 @@ def sign_step(image: np.ndarray, gradient: np.ndarray, epsilon: int) -> np.ndarr
     >>> sign_step(np.array([[[0, 128, 255]]], np.uint8), np.array([[[-1.0, 2.0, 3.0]]]), 2).tolist()
     [[[0, 130, 255]]]
     """
+    if not np.isfinite(gradient).all():  # NaN signs cast to an arbitrary integer: refuse, never upload garbage
+        raise AttackError(f"the gradient estimate has {int(np.size(gradient) - np.isfinite(gradient).sum())} "
+                          "non-finite entries (NaN or inf): the attack computed something it cannot step on")
     step = np.sign(gradient).astype(np.int16) * np.int16(epsilon)
     return np.clip(image.astype(np.int16) + step, 0, 255).astype(np.uint8)
 

@@ -255,10 +255,13 @@ class PriorProbeAttack(PriorAttack):
             return s_k - float(np.asarray(client.scores(user, [item]))[0])
         r_k = np.asarray(client.probe_ranks(user, item, batch), dtype=np.int64)
         r_0 = rank if rank is not None else int(np.asarray(client.rank(user, item)).reshape(-1)[0])
-        if self.signal == "partial":
-            if r_0 <= 0:  # not visible: the probes' ranks say nothing about their direction
-                return None
-            r_k = np.where(r_k <= 0, client.visible_count + 1, r_k)
+        # A rank of 0 is "not shown": the visible top of partial access, or a platform that
+        # truncates what new accounts see. Not visible now: the probes' ranks say nothing about
+        # their direction; a probe pushed out of view ranks just below everything shown.
+        if r_0 <= 0:
+            return None
+        below = client.visible_count + 1 if self.signal == "partial" else max(int(r_k.max()), r_0) + 1
+        r_k = np.where(r_k <= 0, below, r_k)
         s = ranks_to_scores(np.append(r_k, r_0), client.n_items, self.target)
         return s[:-1] - s[-1]
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 from pixelpush.attacks import ATTACKS, Attack, AttackContext, AttackerView, StepRecord, most_popular_in_category
 from pixelpush.attacks.isolation import IsolatedRunner
+from pixelpush.errors import AttackError
 from pixelpush.evaluation.config import ExperimentConfig
 from pixelpush.evaluation.metrics import HR_KS, cosine, hit_ratio, ssim
 from pixelpush.evaluation.pairs import Pair
@@ -141,6 +142,8 @@ def compute_unit(ctx: CampaignContext, spec: UnitSpec, *, runner: IsolatedRunner
         rank_users, white_box, reader = Evaluator(platform).ranks, platform.white_box(), memo.reader()
     try:
         return _run(ctx, spec, runner, platform, defense, catalog, monitor, rank_users, white_box, reader, seed, started)
+    except AttackError as err:
+        raise AttackError(f"unit {spec.unit_id}: {err}") from err
     finally:
         if hasattr(platform, "close"):
             platform.close()
