@@ -33,7 +33,7 @@ RESULTS = {
         _attack("monitor", "bb-rank", 0.6, detection={"flagged_rate": 1.0, "median_flag_upload": 4.0, "hr20_if_frozen_at_flag": 0.0}),
         _attack("jpeg75", "bb-rank", 0.1),
     ],
-    "detection": {"benign_sellers": 300, "curves": [
+    "detection": {"benign_sellers": 300, "benign_uploads": 3, "curves": [
         _curve("bb-rank", 1.0, 0.05, 8, 2), _curve("bb-rank", 0.9, 0.01, 4, 3), _curve("bb-rank", 0.95, 0.005, 2, 3),
         _curve("bb-rank", 0.4, 0.0, 0, 3)]},
 }
@@ -94,6 +94,7 @@ def test_the_monitor_is_read_at_the_best_rule_within_one_percent_false_positives
     monitor = _tables(RESULTS)["monitor"]
     assert len(monitor) == 2 and monitor[1][3] == "1.000" and monitor[1][7].startswith("0.950 (FPR 0.005")
     assert best_tpr(RESULTS["detection"]["curves"], ("e", "vbpr", "monitor", "bb-rank", 32), budget=-1) is None
+    assert "more than 3 near-duplicates cannot flag one" in defenses_html(RESULTS)
 
 
 def test_a_run_without_defenses_has_no_section(rendered_run: Path) -> None:

@@ -16,6 +16,8 @@ from pixelpush.random import derive_seed
 __all__ = ["defense_results", "detection_results"]
 
 THRESHOLDS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+BENIGN_UPLOADS = 3
+"""Uploads per simulated honest seller: a rule needing more near-duplicates than this never flags one."""
 HASH_DISTANCES = (0, 2, 4, 6, 8, 10, 12)
 
 
@@ -66,7 +68,8 @@ def detection_results(ctx: CampaignContext, records: list[dict[str, Any]]) -> di
         return None
     ds = ctx.dataset
     seed = derive_seed(ctx.config.seed, "benign")
-    benign = {kind: benign_streams(ds.images.get, ds.categories, n=ctx.config.benign_sellers, seed=seed, kind=kind)
+    benign = {kind: benign_streams(ds.images.get, ds.categories, n=ctx.config.benign_sellers, seed=seed, kind=kind,
+                                   uploads=BENIGN_UPLOADS)
               for kind in ("replace", "touch-up")}
     everything = benign["replace"] + benign["touch-up"]
     groups: dict[tuple[str, ...], list[list[int]]] = defaultdict(list)
@@ -82,5 +85,5 @@ def detection_results(ctx: CampaignContext, records: list[dict[str, Any]]) -> di
                 curves.append({"experiment": key[0], "recommender": key[1], "defense": key[2], "attack": key[3],
                                "perturbations": int(key[4]), **point, "fpr_replace": fpr["replace"], "fpr_touch_up": fpr["touch-up"]})
     benign_min = {kind: [min(s) if s else 64 for s in streams_b] for kind, streams_b in benign.items()}
-    return {"curves": curves, "benign_sellers": ctx.config.benign_sellers,
+    return {"curves": curves, "benign_sellers": ctx.config.benign_sellers, "benign_uploads": BENIGN_UPLOADS,
             "benign_min_distance": {k: {"median": float(np.median(v)), "p01": float(np.percentile(v, 1))} for k, v in benign_min.items()}}

@@ -144,10 +144,15 @@ def _monitor_table(results: dict[str, Any]) -> str:
             "<th class=\"num\">median upload at flag</th><th class=\"num\">HR@20</th><th class=\"num\">HR@20 if frozen at flag</th>"
             f"<th>best TPR at FPR ≤ {FPR_BUDGET:g} on benign re-uploads</th></tr>")
     sellers = detection.get("benign_sellers", "?") if isinstance(detection, dict) else "?"
+    uploads = detection.get("benign_uploads") if isinstance(detection, dict) else None
+    caveat = (f" Each honest seller uploads {uploads} times, so a rule that needs more than {uploads} near-duplicates "
+              "cannot flag one: its false-positive rate of 0 says nothing about sellers who re-upload more often."
+              if isinstance(uploads, int) else "")
     intro = ("<p>The monitor records every upload and blocks nothing; a campaign is flagged when enough of an item's "
-             "recent uploads are near-duplicates (within a perceptual-hash distance) of its earlier ones. Benign streams: "
-             f"{html.escape(str(sellers))} honest sellers each uploading photos of other items of the same category in "
-             "turn, and as many each uploading one photo again, edited once more each time (a touch-up).</p>")
+             "recent uploads are near-duplicates (within a perceptual-hash distance) of its earlier ones or of the "
+             f"original photo. Benign streams: {html.escape(str(sellers))} honest sellers each uploading photos of other "
+             "items of the same category in turn, and as many each uploading one photo again, edited once more each "
+             f"time (a touch-up).{html.escape(caveat)}</p>")
     return intro + f'<table id="monitor"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
