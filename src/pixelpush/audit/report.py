@@ -358,9 +358,9 @@ def _defenses_html(doc: dict[str, Any]) -> str:
                   "HR@20 without the defense", "HR@20 with it", "success with it", "uploads per item (without → with)",
                   "AUC with it (change)"], rows, numeric_from=5, table_id="defenses")
         + "<p class=\"note\">A defense counts only against an attack that knows it. The paper's attacks do not know what the "
-        "service does to uploads, so a defense that stops them may still fall to an attacker who adapts to it: on pixelpush's own "
-        "demo, JPEG re-encoding at quality 75 took the paper's white-box attack from 0.85 to 0.05, and one that attacks through "
-        "a stand-in of the JPEG step back up to 0.55 (docs/defenses.md). Rows marked <b>(adaptive)</b> come from attacks that knew the defense; the others did not.</p>"
+        "service does to uploads, so a defense that stops them may still fall to an attacker who adapts to it: on pixelpush's default "
+        "catalog, JPEG re-encoding at quality 75 took the paper's white-box attack from 0.97 to 0.17, and one that attacks "
+        "through a stand-in of the JPEG step (EOT) back up to 0.77 (docs/defenses.md). Rows marked <b>(adaptive)</b> come from attacks that knew the defense; the others did not.</p>"
         + "".join(notes)
     )
 
