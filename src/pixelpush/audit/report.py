@@ -25,7 +25,7 @@ from pixelpush.errors import DataError
 from pixelpush.files import write_atomic
 from pixelpush.outputs import check_output_file
 from pixelpush.report.images import load_rgb
-from pixelpush.report.page import png_data_uri
+from pixelpush.report.page import html_table, number_text, png_data_uri
 from pixelpush.report.render import figure_png
 
 __all__ = ["AUDIT_HTML", "render_audit"]
@@ -62,20 +62,6 @@ def _e(value: Any) -> str:
 
 def _pct(value: Any) -> str:
     return "-" if not isinstance(value, int | float) else f"{value:.0%}"
-
-
-def _num(value: Any, fmt: str = "{:.2f}") -> str:
-    return "-" if not isinstance(value, int | float) or (isinstance(value, float) and not np.isfinite(value)) else fmt.format(value)
-
-
-def _table(headers: list[str], rows: list[list[str]], *, numeric_from: int = 1, table_id: str = "") -> str:
-    head = "".join(f'<th class="{"num" if i >= numeric_from else ""}">{_e(h)}</th>' for i, h in enumerate(headers))
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{"num" if i >= numeric_from else ""}">{c}</td>' for i, c in enumerate(row)) + "</tr>"
-        for row in rows
-    ) or f'<tr><td colspan="{len(headers)}">nothing to show</td></tr>'
-    ident = f' id="{_e(table_id)}"' if table_id else ""
-    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _figure(fig: Figure, title: str, caption: str, name: str) -> str:
@@ -188,8 +174,8 @@ def _verdict_html(doc: dict[str, Any]) -> str:
         findings = "".join(f"<li>{_e(f)}</li>" for f in v["findings"])
         m = doc["models"].get(model, {})
         accuracy = "" if m.get("auc") is None else (
-            f' · its own accuracy: AUC {_num(m["auc"], "{:.4f}")}'
-            + ("" if m.get("visual_gain") is None else f', {_num(m["visual_gain"], "{:+.1%}")} over the same data without images')
+            f' · its own accuracy: AUC {number_text(m["auc"], "{:.4f}")}'
+            + ("" if m.get("visual_gain") is None else f', {number_text(m["visual_gain"], "{:+.1%}")} over the same data without images')
         )
         parts.append(
             f'<div class="verdict" style="border-color:{color}"><p><span class="badge" style="background:{color}">'
@@ -216,7 +202,7 @@ def _tried_html(doc: dict[str, Any]) -> str:
         "attacks spend one upload per step after a single look at the whole catalog.</p>"
         f"<p>Whom the seller targets (threat models), each on {b['pairs']} randomly drawn items, the same items for every model:</p>"
         f"<ul>{threats}</ul><p>What the seller sees, and the attacks that use it:</p>"
-        + _table(["attack", "sees", "how it works"], attack_rows, numeric_from=99)
+        + html_table(["attack", "sees", "how it works"], attack_rows, numeric_from=99)
         + (f"<p>Not run:</p><ul>{skipped}</ul>" if skipped else "")
     )
 
@@ -231,22 +217,22 @@ def _exposure_html(doc: dict[str, Any]) -> str:
             for level in levels:
                 r = next((x for x in doc["exposure"] if x["model"] == model and x["threat_model"] == threat and x["access"] == level), None)
                 cells.append("not run" if r is None else
-                             f"<b>{_num(r['hr']['20'])}</b> <small>from {_num(r['hr_before']['20'])} · {_e(ATTACKS.label(r['best_attack']))}"
-                             f" · rank {_num(r['rank_before_median'], '{:.0f}')}→{_num(r['rank_after_median'], '{:.0f}')}</small>")
+                             f"<b>{number_text(r['hr']['20'])}</b> <small>from {number_text(r['hr_before']['20'])} · {_e(ATTACKS.label(r['best_attack']))}"
+                             f" · rank {number_text(r['rank_before_median'], '{:.0f}')}→{number_text(r['rank_after_median'], '{:.0f}')}</small>")
             rows.append([_e(models[model]), _e(THREAT_MODELS.label(threat)), *cells])
     detail = [[_e(models.get(r["model"], r["model"])), _e(THREAT_MODELS.label(r["threat_model"])), _e(r["attack_label"]),
-               _num(r["hr_before"]["20"]), f"<b>{_num(r['hr']['20'])}</b>", _num(r["hr"]["10"]), _num(r["hr"]["1"]), _pct(r["success_rate"]),
-               f"{_num(r['rank_before_median'], '{:.0f}')} → {_num(r['rank_after_median'], '{:.0f}')}",
-               _num(r["uploads_per_pair"], "{:.0f}"), _num(r["uploads_to_top20_median"], "{:.0f}")] for r in doc["attacks"]]
+               number_text(r["hr_before"]["20"]), f"<b>{number_text(r['hr']['20'])}</b>", number_text(r["hr"]["10"]), number_text(r["hr"]["1"]), _pct(r["success_rate"]),
+               f"{number_text(r['rank_before_median'], '{:.0f}')} → {number_text(r['rank_after_median'], '{:.0f}')}",
+               number_text(r["uploads_per_pair"], "{:.0f}"), number_text(r["uploads_to_top20_median"], "{:.0f}")] for r in doc["attacks"]]
     return (
         "<p><b>HR@20</b> (hit ratio) is the share of (user, pushed item) pairs where the item is among the user's top 20 "
         "recommendations, after the attack (and, small, before it on the same pairs). Each cell is the best attack at that access "
         "level; <i>rank</i> is the median position of the pushed item for the users measured, before → after.</p>"
-        + _table(["model", "threat model", *(access[a] for a in levels)], rows, numeric_from=2, table_id="exposure")
+        + html_table(["model", "threat model", *(access[a] for a in levels)], rows, numeric_from=2, table_id="exposure")
         + _exposure_figure(doc)
         + "<h3>Every attack</h3><p><b>Success</b>: the share of pushed items whose HR@20 rose at all. Uploads count the doctored "
         "photo and every probe.</p>"
-        + _table(["model", "threat model", "attack", "HR@20 before", "HR@20 after", "HR@10", "HR@1", "success", "median rank",
+        + html_table(["model", "threat model", "attack", "HR@20 before", "HR@20 after", "HR@10", "HR@1", "success", "median rank",
                   "uploads per item", "median uploads to top 20"], detail, numeric_from=3, table_id="attacks")
     )
 
@@ -258,13 +244,13 @@ def _uploads_html(doc: dict[str, Any]) -> str:
     for r in doc["uploads_to_top20"]["rows"]:
         q = r["quantiles"] or {}
         rows.append([_e(models.get(r["model"], r["model"])), _e(THREAT_MODELS.label(r["threat_model"])), _e(ATTACKS.label(r["attack"])),
-                     f"{r['reached']}/{r['pairs']}", _num(q.get("min"), "{:.0f}"), _num(q.get("median"), "{:.0f}"),
-                     _num(q.get("max"), "{:.0f}"), *(_pct(r["reached_within"][str(c)]) for c in caps)])
+                     f"{r['reached']}/{r['pairs']}", number_text(q.get("min"), "{:.0f}"), number_text(q.get("median"), "{:.0f}"),
+                     number_text(q.get("max"), "{:.0f}"), *(_pct(r["reached_within"][str(c)]) for c in caps)])
     fig = _uploads_figure(doc)
     return (
         "<p>How many uploads (the doctored photo itself plus every probe) it took until the item entered the top 20. "
         "The last columns say what share of the pairs would still have succeeded under a cap on uploads per item.</p>"
-        + _table(["model", "threat model", "attack", "reached", "min", "median", "max", *(f"within {c}" for c in caps)],
+        + html_table(["model", "threat model", "attack", "reached", "min", "median", "max", *(f"within {c}" for c in caps)],
                  rows, numeric_from=3, table_id="uploads")
         + (fig or '<p class="note">No attack reached the top 20: nothing to plot.</p>')
     )
@@ -284,12 +270,12 @@ def _breakdowns_html(doc: dict[str, Any]) -> str:
 def _ssim_html(doc: dict[str, Any], run_dir: Path) -> str:
     models, _ = _labels(doc)
     rows = [[_e(models.get(r["model"], r["model"])), _e(THREAT_MODELS.label(r["threat_model"])), _e(ATTACKS.label(r["attack"])),
-             _num(r["ssim_final"]), _num(r["ssim_final_min"]), _num(r["ssim_at_top20_median"])] for r in doc["attacks"]]
+             number_text(r["ssim_final"]), number_text(r["ssim_final_min"]), number_text(r["ssim_at_top20_median"])] for r in doc["attacks"]]
     return (
         "<p>SSIM (structural similarity) compares the doctored photo with the original: 1 means identical; the paper's "
         "attacks stayed above 0.9 on product photos, where people rarely notice the change. Low values here mean the "
         "change is visible if someone looks: a reviewer comparing photo versions would catch it.</p>"
-        + _table(["model", "threat model", "attack", "SSIM at the end (mean)", "lowest", "SSIM when the top 20 was reached (median)"],
+        + html_table(["model", "threat model", "attack", "SSIM at the end (mean)", "lowest", "SSIM when the top 20 was reached (median)"],
                  rows, numeric_from=3, table_id="ssim")
         + _examples_html(doc, run_dir)
     )
@@ -311,7 +297,7 @@ def _examples_html(doc: dict[str, Any], run_dir: Path) -> str:
         diff = np.clip(np.abs(after.astype(np.int16) - before.astype(np.int16)) * 8, 0, 255).astype(np.uint8)
         shown.append(
             f'<div class="pair">{_img(before)}{_img(after)}{_img(diff)}<br>item {_e(row["label"])} · {_e(ATTACKS.label(row["attack"]))} · '
-            f'rank {_num(row["rank_before"], "{:.0f}")} → {_num(row["rank_after"], "{:.0f}")} · SSIM {_num(row["ssim"])}</div>'
+            f'rank {number_text(row["rank_before"], "{:.0f}")} → {number_text(row["rank_after"], "{:.0f}")} · SSIM {number_text(row["ssim"])}</div>'
         )
         if len(shown) == 4:
             break
@@ -323,11 +309,11 @@ def _examples_html(doc: dict[str, Any], run_dir: Path) -> str:
 def _items_html(doc: dict[str, Any]) -> str:
     models, access = _labels(doc)
     rows = [[_e(r["label"]), _e(models.get(r["model"], r["model"])), _e(r["category"]), f"{r['popularity']} (decile {r['popularity_decile']})",
-             _e(THREAT_MODELS.label(r["threat_model"])), _e(ATTACKS.label(r["attack"])), _num(r["rank_before"], "{:.0f}"),
-             _num(r["rank_after"], "{:.0f}"), _num(r["uploads_to_top20"], "{:.0f}"), _num(r["ssim"])] for r in doc["most_exposed"]]
+             _e(THREAT_MODELS.label(r["threat_model"])), _e(ATTACKS.label(r["attack"])), number_text(r["rank_before"], "{:.0f}"),
+             number_text(r["rank_after"], "{:.0f}"), number_text(r["uploads_to_top20"], "{:.0f}"), number_text(r["ssim"])] for r in doc["most_exposed"]]
     return ("<p>The pushes that reached the top 20 with the fewest uploads (black-box attacks only), then those that climbed most. "
             "Rank is the item's position for the targeted user (segment and everyone: the median over the users measured).</p>"
-            + _table(["item", "model", "category", "users who consumed it", "threat model", "attack", "rank before", "rank after",
+            + html_table(["item", "model", "category", "users who consumed it", "threat model", "attack", "rank before", "rank after",
                       "uploads to top 20", "SSIM"], rows, numeric_from=6, table_id="most-exposed"))
 
 
@@ -338,15 +324,15 @@ def _defenses_html(doc: dict[str, Any]) -> str:
         notes.append(f"<h3>{_e(name)}: {_e(d['label'])}</h3><p>The service {_e(d['what'])}.</p>")
         for model, m in d["models"].items():
             notes.append(f"<p>{_e(m['summary'])}</p><p class=\"note\">{_e(m['caveat'])}</p>")
-            auc = "-" if m["auc"] is None else f"{m['auc']:.4f} ({_num(m['auc_change'], '{:+.4f}')})"
+            auc = "-" if m["auc"] is None else f"{m['auc']:.4f} ({number_text(m['auc_change'], '{:+.4f}')})"
             for r in m["exposure"]:
                 u = r["undefended"] or {}
                 attack = _e(r["attack_label"]) + (" <b>(adaptive)</b>" if r["adaptive"] else "")
                 rows.append([
                     _e(models.get(model, model)), _e(name), _e(THREAT_MODELS.label(r["threat_model"])), _e(r["access_label"]), attack,
-                    f"{_num(u.get('hr', {}).get('20'))} <small>{_e(ATTACKS.label(u['attack'])) if u else ''}</small>",
-                    f"<b>{_num(r['hr']['20'])}</b> <small>from {_num(r['hr_before']['20'])}</small>", _pct(r["success_rate"]),
-                    f"{_num(u.get('uploads_per_pair'), '{:.0f}')} → {_num(r['uploads_per_pair'], '{:.0f}')}", auc,
+                    f"{number_text(u.get('hr', {}).get('20'))} <small>{_e(ATTACKS.label(u['attack'])) if u else ''}</small>",
+                    f"<b>{number_text(r['hr']['20'])}</b> <small>from {number_text(r['hr_before']['20'])}</small>", _pct(r["success_rate"]),
+                    f"{number_text(u.get('uploads_per_pair'), '{:.0f}')} → {number_text(r['uploads_per_pair'], '{:.0f}')}", auc,
                 ])
     return (
         "<p>A defense is something your service does: to every uploaded photo, to how the model is trained, or to what new "
@@ -354,7 +340,7 @@ def _defenses_html(doc: dict[str, Any]) -> str:
         "same items; the table sets the share of targeted items pushed into the top 20 under the defense beside the share "
         "without it (the strongest attack at each access level, each way), with what the defense costs in accuracy (AUC on "
         "held-out items, and its change against the undefended model).</p>"
-        + _table(["model", "defense", "threat model", "attacker sees", "strongest attack under the defense",
+        + html_table(["model", "defense", "threat model", "attacker sees", "strongest attack under the defense",
                   "HR@20 without the defense", "HR@20 with it", "success with it", "uploads per item (without → with)",
                   "AUC with it (change)"], rows, numeric_from=5, table_id="defenses")
         + "<p class=\"note\">A defense counts only against an attack that knows it. The paper's attacks do not know what the "
@@ -375,7 +361,7 @@ def _actions_html(doc: dict[str, Any]) -> str:
 
 
 def _details_html(doc: dict[str, Any]) -> str:
-    rows = [[_e(m.get("label", k)), _e(m["source"]), _num(m.get("auc"), "{:.4f}"), _num(m.get("visual_gain"), "{:+.1%}"),
+    rows = [[_e(m.get("label", k)), _e(m["source"]), number_text(m.get("auc"), "{:.4f}"), number_text(m.get("visual_gain"), "{:+.1%}"),
              "yes" if m["gradients"] else "no", _e(m["shows"])] for k, m in doc["models"].items()]
     ds = doc["dataset"]
     glossary = {
@@ -387,7 +373,7 @@ def _details_html(doc: dict[str, Any]) -> str:
     }
     gl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in glossary.items())
     return (
-        _table(["model", "source", "AUC", "visual gain", "gradients", "shows"], rows, numeric_from=2, table_id="models")
+        html_table(["model", "source", "AUC", "visual gain", "gradients", "shows"], rows, numeric_from=2, table_id="models")
         + f"<p>Catalog <b>{_e(ds.get('name'))}</b>: {ds.get('n_users')} users, {ds.get('n_items')} items, "
         f"{ds.get('n_interactions')} interactions; image model {_e(doc['image_model'].get('name'))} "
         f"({doc['image_model'].get('feature_dim')} features); seed {doc.get('seed')}; pixelpush {_e(doc.get('pixelpush'))}.</p>"

@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 from pixelpush.registry import split_variant
+from pixelpush.report.page import html_table, number_text
 from pixelpush.report.tables import attack_label, recommender_label, sorted_attacks
 
 __all__ = ["FPR_BUDGET", "PASSIVE", "defenses_html", "undefended_match"]
@@ -32,7 +33,11 @@ PASSIVE = frozenset({"none", "monitor"})
 
 
 def _f(value: Any, fmt: str = "{:.3f}") -> str:
-    return "-" if not isinstance(value, int | float) or isinstance(value, bool) else fmt.format(value)
+    return number_text(value, fmt)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
 
 
 def _hr20(entry: dict[str, Any]) -> float | None:
@@ -79,12 +84,10 @@ def _cost_table(results: dict[str, Any]) -> str:
             users = (entry.get("new_users") or {}).get(model)
             new_users = (f"{_f(users['undefended'].get('hr20'))} → {_f(users['defended'].get('hr20'))}"
                          if isinstance(users, dict) else "-")
-            rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(_describe(name, results))}</td>"
-                        f"<td>{html.escape(recommender_label(model))}</td><td class=\"num\">{_f(m.get('auc'), '{:.4f}')}</td>"
-                        f"<td class=\"num\">{_f(m.get('auc_change'), '{:+.4f}')}</td><td class=\"num\">{new_users}</td></tr>")
-    head = ("<tr><th>defense</th><th>what it does</th><th>model</th><th class=\"num\">test AUC</th>"
-            "<th class=\"num\">AUC change</th><th class=\"num\">new users' HR@20 (without → with)</th></tr>")
-    return f'<table id="defense-cost"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+            rows.append([_e(name), _e(_describe(name, results)), _e(recommender_label(model)), _f(m.get("auc"), "{:.4f}"),
+                         _f(m.get("auc_change"), "{:+.4f}"), new_users])
+    headers = ["defense", "what it does", "model", "test AUC", "AUC change", "new users' HR@20 (without → with)"]
+    return html_table(headers, rows, numeric_from=3, table_id="defense-cost")
 
 
 def _attack_table(results: dict[str, Any]) -> str:
@@ -97,21 +100,14 @@ def _attack_table(results: dict[str, Any]) -> str:
         hr, before = _hr20(e), _hr20(base) if base else None
         change = hr - before if isinstance(hr, int | float) and isinstance(before, int | float) else None
         ssim = e.get("ssim_by_step")
-        against = attack_label(str(base["attack"])) if base and base.get("attack") != e.get("attack") else ""
-        rows.append(
-            f"<tr><td>{html.escape(recommender_label(str(e.get('recommender'))))}</td><td>{html.escape(_defense_of(e))}</td>"
-            f"<td>{html.escape(attack_label(str(e.get('attack'))))}</td><td>{html.escape(str(e.get('threat_model')))}</td>"
-            f"<td class=\"num\">{e.get('pairs', '-')}</td><td class=\"num\">{_f(hr)}</td>"
-            f"<td class=\"num\">{_f(before)}{html.escape(f' ({against})' if against else '')}</td>"
-            f"<td class=\"num\" data-col=\"hr20_change\">{_f(change, '{:+.3f}')}</td>"
-            f"<td class=\"num\">{_f(e.get('uploads_per_pair'), '{:.1f}')}</td>"
-            f"<td class=\"num\">{_f(ssim[-1] if isinstance(ssim, list) and ssim else None)}</td></tr>")
+        against = f" ({attack_label(str(base['attack']))})" if base and base.get("attack") != e.get("attack") else ""
+        rows.append([_e(recommender_label(str(e.get("recommender")))), _e(_defense_of(e)), _e(attack_label(str(e.get("attack")))),
+                     _e(e.get("threat_model")), _e(e.get("pairs", "-")), _f(hr), _f(before) + _e(against), _f(change, "{:+.3f}"),
+                     _f(e.get("uploads_per_pair"), "{:.1f}"), _f(ssim[-1] if isinstance(ssim, list) and ssim else None)])
     if not rows:
         return ""
-    head = ("<tr><th>model</th><th>defense</th><th>attack</th><th>threat model</th><th class=\"num\">pairs</th>"
-            "<th class=\"num\">HR@20</th><th class=\"num\">HR@20 undefended</th><th class=\"num\">change</th>"
-            "<th class=\"num\">uploads/pair</th><th class=\"num\">SSIM@T</th></tr>")
-    return f'<table id="defense-attacks"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    headers = ["model", "defense", "attack", "threat model", "pairs", "HR@20", "HR@20 undefended", "change", "uploads/pair", "SSIM@T"]
+    return html_table(headers, rows, numeric_from=4, table_id="defense-attacks")
 
 
 def best_tpr(curves: list[dict[str, Any]], key: tuple[Any, ...], budget: float = FPR_BUDGET) -> dict[str, Any] | None:
@@ -135,14 +131,11 @@ def _monitor_table(results: dict[str, Any]) -> str:
         best = best_tpr(curves, key)
         rule = (f"{_f(best['tpr'])} (FPR {_f(best['fpr'])}; hash distance ≤ {best['hash_distance']}, "
                 f"{best['near_duplicates']} near-duplicates)" if best else "no rule reaches it")
-        rows.append(
-            f"<tr><td>{html.escape(recommender_label(str(e.get('recommender'))))}</td><td>{html.escape(attack_label(str(e.get('attack'))))}</td>"
-            f"<td class=\"num\">{e.get('pairs', '-')}</td><td class=\"num\">{_f(d.get('flagged_rate'))}</td>"
-            f"<td class=\"num\">{_f(d.get('median_flag_upload'), '{:.0f}')}</td><td class=\"num\">{_f(_hr20(e))}</td>"
-            f"<td class=\"num\">{_f(d.get('hr20_if_frozen_at_flag'))}</td><td>{html.escape(rule)}</td></tr>")
-    head = ("<tr><th>model</th><th>attack</th><th class=\"num\">pairs</th><th class=\"num\">flagged (configured rule)</th>"
-            "<th class=\"num\">median upload at flag</th><th class=\"num\">HR@20</th><th class=\"num\">HR@20 if frozen at flag</th>"
-            f"<th>best TPR at FPR ≤ {FPR_BUDGET:g} on benign re-uploads</th></tr>")
+        rows.append([_e(recommender_label(str(e.get("recommender")))), _e(attack_label(str(e.get("attack")))), _e(e.get("pairs", "-")),
+                     _f(d.get("flagged_rate")), _f(d.get("median_flag_upload"), "{:.0f}"), _f(_hr20(e)),
+                     _f(d.get("hr20_if_frozen_at_flag")), _e(rule)])
+    headers = ["model", "attack", "pairs", "flagged (configured rule)", "median upload at flag", "HR@20",
+               "HR@20 if frozen at flag", f"best TPR at FPR ≤ {FPR_BUDGET:g} on benign re-uploads"]
     sellers = detection.get("benign_sellers", "?") if isinstance(detection, dict) else "?"
     uploads = detection.get("benign_uploads") if isinstance(detection, dict) else None
     caveat = (f" Each honest seller uploads {uploads} times, so a rule that needs more than {uploads} near-duplicates "
@@ -153,7 +146,7 @@ def _monitor_table(results: dict[str, Any]) -> str:
              f"original photo. Benign streams: {html.escape(str(sellers))} honest sellers each uploading photos of other "
              "items of the same category in turn, and as many each uploading one photo again, edited once more each "
              f"time (a touch-up).{html.escape(caveat)}</p>")
-    return intro + f'<table id="monitor"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    return intro + html_table(headers, rows, numeric_from=2, table_id="monitor")
 
 
 def defenses_html(results: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from string import Template
 from typing import Any
 
@@ -74,6 +75,25 @@ def figure_html(title: str, caption: str, png: bytes, name: str) -> str:
         f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(title)}" src="{png_data_uri(png)}">'
         f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)}</figcaption></figure>"
     )
+
+
+def number_text(value: Any, fmt: str = "{:.2f}") -> str:
+    """`value` formatted with `fmt`, or "-" when it is missing, not a number, or not finite."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "-"
+    return fmt.format(value)
+
+
+def html_table(headers: list[str], rows: list[list[str]], *, numeric_from: int = 1, table_id: str = "") -> str:
+    """A ``<table>``: `headers` escaped here, `rows` of cells already HTML-safe; columns from
+    `numeric_from` on are right-aligned numbers."""
+    head = "".join(f'<th class="{"num" if i >= numeric_from else ""}">{html.escape(h)}</th>' for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if i >= numeric_from else ""}">{c}</td>' for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    ) or f'<tr><td colspan="{len(headers)}">nothing to show</td></tr>'
+    ident = f' id="{html.escape(table_id)}"' if table_id else ""
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def note_html(text: str) -> str:
