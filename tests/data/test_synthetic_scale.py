@@ -118,3 +118,32 @@ def test_bad_configs_are_refused() -> None:
 
 def test_doctests_pass() -> None:
     assert doctest.testmod(synthetic_scale).failed == 0
+
+
+def test_the_registry_loads_the_same_catalog_by_name() -> None:
+    """A campaign's workers load the dataset by name: the registry's catalog is the generator's."""
+    from pixelpush.data.registry import load_dataset
+
+    direct = synthetic_catalog(ScaleConfig(n_items=3000, image_size=16), seed=4).dataset
+    named = load_dataset("synthetic-scale", n_items=3000, image_size=16, seed=4)
+    assert (named.name, named.n_users, named.n_items) == (direct.name, direct.n_users, direct.n_items)
+    assert np.array_equal(named.interactions, direct.interactions)
+    assert np.array_equal(named.categories, direct.categories)
+    for item in (0, 1234, 2999):
+        assert np.array_equal(named.images.get(item), direct.images.get(item))
+    other = load_dataset("synthetic-scale", n_items=3000, image_size=16, seed=5)
+    assert not np.array_equal(other.interactions, direct.interactions)
+
+
+def test_the_registry_refuses_unknown_options() -> None:
+    from pixelpush.data.registry import load_dataset
+    from pixelpush.evaluation.config import parse_config
+
+    with pytest.raises(ConfigError, match="n_itemz"):
+        load_dataset("synthetic-scale", n_itemz=10)
+    with pytest.raises(ConfigError, match="n_items"):
+        load_dataset("synthetic-scale", n_items=1)
+    config = parse_config({"dataset": {"name": "synthetic-scale", "options": {"n_items": 10_000}}})
+    assert config.dataset.options == {"n_items": 10_000}
+    with pytest.raises(ConfigError, match="wrong type"):
+        parse_config({"dataset": {"name": "synthetic-scale", "options": {"n_items": "many"}}})

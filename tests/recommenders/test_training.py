@@ -128,3 +128,39 @@ def test_learning_rate_starts_high_and_decays_to_lr() -> None:
         TrainConfig(lr=0.05, lr_start=0.01)
     with pytest.raises(ConfigError):
         TrainConfig(lr_decay=0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_negative_sampler_bitmap_and_binary_search_draw_the_same_negatives(seed: int) -> None:
+    """The bitmap is only a faster membership test: forced off, the same stream gives the same items."""
+    rng = numpy_rng(seed, "test", "sampler")
+    n_users, n_items = 40, 25
+    train = np.unique(np.column_stack([rng.integers(n_users, size=600), rng.integers(n_items, size=600)]), axis=0)
+    users = torch.from_numpy(rng.integers(n_users, size=5000))
+    fast = NegativeSampler(train, n_items, torch.Generator().manual_seed(seed))
+    slow = NegativeSampler(train, n_items, torch.Generator().manual_seed(seed), bitmap_bytes=0)
+    assert fast.bitmap is not None and slow.bitmap is None
+    a, b = fast.sample(users), slow.sample(users)
+    assert torch.equal(a, b)
+    positives = set(map(tuple, train.tolist()))
+    assert not any((int(u), int(i)) in positives for u, i in zip(users, a))
+
+
+def test_eval_pairs_validates_on_a_seeded_sample(synth, synth_split) -> None:
+    """With eval_pairs, each validation AUC is the exact AUC of that many sampled pairs, the same
+    sample every epoch; without it, of all of them."""
+    from pixelpush.errors import ConfigError
+    from pixelpush.recommenders.evaluation import sample_heldout
+
+    cfg = TrainConfig(epochs=2, batch_size=256, patience=10, progress=False, eval_pairs=25)
+    model = build_model("vbpr", synth.n_users, synth.n_items, synth.features.shape[1])
+    result = fit(model, synth.features, synth_split, cfg)
+    sample = sample_heldout(synth_split.val, 25, seed=cfg.seed, what="val")
+    assert len(sample) == 25 < len(synth_split.val)
+    assert set(map(tuple, sample.tolist())) <= set(map(tuple, synth_split.val.tolist()))
+    feats = torch.from_numpy(synth.features)
+    assert result.val_auc == pytest.approx(auc(model, feats, sample, synth_split.all_positives), abs=1e-12)
+    assert result.val_auc != pytest.approx(auc(model, feats, synth_split.val, synth_split.all_positives), abs=1e-6)
+    assert np.array_equal(sample_heldout(synth_split.val, 10**6, seed=0, what="val"), synth_split.val)
+    with pytest.raises(ConfigError, match="eval_pairs"):
+        TrainConfig(eval_pairs=0)

@@ -1,6 +1,7 @@
-"""Datasets by name: ``fashion`` and ``fashion-dense`` (embedded); ``movielens-posters``, ``amazon-*``
-and ``folder`` (bring your own: images plus an interactions table, :mod:`pixelpush.data.folder`)
-need a root."""
+"""Datasets by name: ``fashion`` and ``fashion-dense`` (embedded); ``synthetic-scale`` (generated,
+up to Amazon Clothing's size, :mod:`pixelpush.data.synthetic_scale`); ``movielens-posters``,
+``amazon-*`` and ``folder`` (bring your own: images plus an interactions table,
+:mod:`pixelpush.data.folder`) need a root."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pixelpush.errors import ConfigError, DataError
 from pixelpush.settings import accepts
 
 #: ``fashion`` is the default (the paper's Clothing regime); ``fashion-dense`` the Electronics-like one.
-DATASETS = ("fashion", "fashion-dense", "movielens-posters", "amazon-clothing", "amazon-electronics", "folder")
+DATASETS = ("fashion", "fashion-dense", "synthetic-scale", "movielens-posters", "amazon-clothing", "amazon-electronics", "folder")
 #: The catalogs that ship inside the package.
 EMBEDDED = ("fashion", "fashion-dense")
 
@@ -26,6 +27,10 @@ def _loader(name: str) -> tuple[Callable[..., Dataset], int, tuple[str, ...]]:
         from pixelpush.data.fashion import load_fashion
 
         return load_fashion, 0, ("name",)
+    if name == "synthetic-scale":
+        from pixelpush.data.synthetic_scale import load_synthetic_scale
+
+        return load_synthetic_scale, 0, ("name",)
     if name == "folder":
         from pixelpush.data.folder import load_folder
 

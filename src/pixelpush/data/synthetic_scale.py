@@ -261,7 +261,11 @@ def synthetic_catalog(
     popularity = numpy_rng(seed, "scale", "popularity").lognormal(0.0, config.popularity_sigma, config.n_items)
     interactions = _interactions(config, clusters, popularity, seed)
     features = _features(config, clusters, seed, Path(cache_dir) if cache_dir is not None else None)
-    dataset = Dataset(
+    return ScaleCatalog(_dataset(config, clusters, interactions, seed), features, popularity, config, int(seed))
+
+
+def _dataset(config: ScaleConfig, clusters: np.ndarray, interactions: np.ndarray, seed: int) -> Dataset:
+    return Dataset(
         name=f"synthetic-scale-{config.n_items}",
         images=ScaleImages(clusters, config.image_size, seed),
         categories=clusters,
@@ -270,4 +274,30 @@ def synthetic_catalog(
         n_users=config.users,
         description=f"synthetic catalog at Clothing's ratios: {json.dumps(asdict(config))}, seed {seed}",
     )
-    return ScaleCatalog(dataset, features, popularity, config, int(seed))
+
+
+def load_synthetic_scale(
+    *,
+    name: str = "synthetic-scale",
+    n_items: int = CLOTHING_ITEMS,
+    n_users: int | None = None,
+    n_interactions: int | None = None,
+    image_size: int = 32,
+    seed: int = 0,
+) -> Dataset:
+    """The dataset ``synthetic-scale`` of the registry: :func:`synthetic_catalog`'s users, items,
+    interactions and random uploads (a campaign extracts its features from the uploads with its
+    image model, like any dataset's; the cached random features stay with :func:`synthetic_catalog`).
+
+    The same options and seed give the same catalog in every process, so a campaign's workers
+    load it by name.
+
+    >>> data = load_synthetic_scale(n_items=2000, seed=1)
+    >>> data.n_users, data.n_items, data.images.get(0).shape
+    (558, 2000, (32, 32, 3))
+    """
+    del name  # the registry passes it; the dataset is named by its size
+    config = ScaleConfig(n_items=n_items, n_users=n_users, n_interactions=n_interactions, image_size=image_size)
+    clusters = _item_clusters(config, seed)
+    popularity = numpy_rng(seed, "scale", "popularity").lognormal(0.0, config.popularity_sigma, config.n_items)
+    return _dataset(config, clusters, _interactions(config, clusters, popularity, seed), seed)

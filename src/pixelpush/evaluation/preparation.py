@@ -27,7 +27,7 @@ from pixelpush.files import write_atomic, write_json_atomic
 from pixelpush.integrations.factory import ModelContext, build_from_factory, resolve
 from pixelpush.recommenders import io as model_io
 from pixelpush.recommenders.base import Recommender
-from pixelpush.recommenders.evaluation import auc, visual_gain
+from pixelpush.recommenders.evaluation import auc, sample_heldout, visual_gain
 from pixelpush.recommenders.registry import build_model
 from pixelpush.recommenders.split import campaign_split
 from pixelpush.recommenders.training import TrainConfig, fit
@@ -144,16 +144,20 @@ def _train_one(
     t0 = time.perf_counter()
     settings = {"seed": seed, "progress": progress, **train_options}
     device = resolve_device(config.device)
-    result = fit(model, feats, split, build_settings(TrainConfig, settings, where=f"training.options.{name}"), device=device)
+    train_config = build_settings(TrainConfig, settings, where=f"training.options.{name}")
+    result = fit(model, feats, split, train_config, device=device)
     seconds = time.perf_counter() - t0
-    test_auc = auc(model.to(device), feats.to(device), split.test, split.all_positives)
+    test = sample_heldout(split.test, train_config.eval_pairs, seed=seed, what="test")
+    test_auc = auc(model.to(device), feats.to(device), test, split.all_positives)
     model.to("cpu").eval()  # attacked on the CPU: only the image model's work is worth a GPU there
+    sampled = {} if train_config.eval_pairs is None else {"auc_pairs": len(test)}
     return model, {
         "auc": float(test_auc),
         "val_auc": float(result.val_auc),
         "epochs": int(result.epochs),
         "best_epoch": int(result.best_epoch),
         "train_seconds": round(seconds, 3),
+        **sampled,
     }
 
 

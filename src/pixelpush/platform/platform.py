@@ -26,6 +26,7 @@ from pixelpush.platform.ingest import Pipeline
 from pixelpush.platform.rank_index import RankIndex, ScoreSource
 from pixelpush.platform.validation import (
     InvalidRequestError,
+    check_histories,
     check_history,
     check_id,
     check_ids,
@@ -58,8 +59,7 @@ class _Source(ScoreSource):
         return self._p._epoch
 
     def base_scores(self, users: np.ndarray) -> np.ndarray:
-        p = self._p
-        return p._score(users, np.arange(p.n_items), p._base)
+        return self._p._base_scores(users)
 
     def current_scores(self, user: int, items: np.ndarray) -> np.ndarray:
         p = self._p
@@ -150,11 +150,12 @@ class Platform:
         self._features = feats
         self._base = feats.clone()
         self._epoch = 0
+        self._base_scorer: tuple[int, Any] | None = None
         self._modified: set[int] = set()
         self._modified_sorted = np.zeros(0, dtype=np.int64)
         self._item_versions = np.zeros(n, dtype=np.int64)
         self._current_uploads: dict[int, np.ndarray] = {}
-        self._consumed = [check_history(h, n, required=False) for h in consumed]
+        self._consumed = check_histories(consumed, n)
         self._history_versions = [0] * len(self._consumed)
         self.n_initial_users = len(self._consumed)
         self._account_queries: dict[int, int] = {}
@@ -245,6 +246,14 @@ class Platform:
                 torch.as_tensor(np.asarray(items), dtype=torch.long),
                 feats,
             )
+        return out.detach().cpu().numpy()
+
+    def _base_scores(self, users: np.ndarray) -> np.ndarray:
+        """Scores of `users` against the whole catalog at its base features (the rank index's)."""
+        with torch.inference_mode():
+            if self._base_scorer is None or self._base_scorer[0] != self._epoch:  # once per base
+                self._base_scorer = (self._epoch, self.recommender.catalog_scorer(self._base))
+            out = self._base_scorer[1](torch.as_tensor(np.asarray(users), dtype=torch.long))
         return out.detach().cpu().numpy()
 
     def _set_features(self, item: int, feats: torch.Tensor) -> None:

@@ -96,3 +96,26 @@ def check_history(history: np.ndarray | Sequence[int], n_items: int, *, required
     if np.asarray(history).size == 0 and required:
         raise InvalidRequestError("register_user: the history is empty; a user must have consumed an item")
     return np.unique(check_ids(history, n_items, "item"))
+
+
+def check_histories(histories: Sequence[np.ndarray | Sequence[int]], n_items: int) -> list[np.ndarray]:
+    """:func:`check_history` of every existing user's history (empty allowed).
+
+    Histories that are already sorted unique ids in range, as a dataset keeps them, are checked
+    in one vectorised pass and copied once (at Amazon Clothing's size, 127k histories: a tenth
+    of a second instead of seconds); otherwise each is checked on its own, with its message.
+    """
+    arrays = [np.asarray(h) for h in histories]
+    if not arrays:
+        return []
+    lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
+    flat = np.concatenate(arrays)
+    if flat.dtype.kind in "iu" and all(a.ndim == 1 for a in arrays):
+        flat = flat.astype(np.int64)
+        starts = np.cumsum(lengths) - lengths
+        rising = np.diff(flat) > 0
+        boundaries = starts[1:][(lengths[1:] > 0) & (starts[1:] > 0)]
+        rising[boundaries - 1] = True  # a new history may start anywhere
+        if bool(rising.all()) and (flat.size == 0 or (flat.min() >= 0 and flat.max() < n_items)):
+            return np.split(flat, starts[1:])
+    return [check_history(h, n_items, required=False) for h in histories]

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from pixelpush.errors import DataError
+from pixelpush.random import numpy_rng
 from pixelpush.recommenders.base import Recommender
 
 
@@ -37,31 +38,58 @@ def auc(
     order = np.argsort(exclude[:, 0], kind="stable")
     ex_users, ex_items = exclude[order, 0], exclude[order, 1]
     device = features.device  # scores, masks and counts stay where the model runs
-    all_items = torch.arange(n_items, device=device)
+    scorer = model.catalog_scorer(features)  # the item side once, not once per chunk
     total = 0.0
     for start in range(0, len(heldout), chunk):
         part = heldout[start : start + chunk]
-        users = torch.from_numpy(part[:, 0]).to(device)
-        scores = model.score(users, all_items, features).float()
-        mask = torch.zeros(scores.shape, dtype=torch.bool, device=device)
+        n = len(part)
+        scores = scorer(torch.from_numpy(part[:, 0]).to(device)).float()
+        # Each row's known positives (its held-out item among them), once each: counting over
+        # every item and then taking these few out reads the (n, n_items) scores twice, where a
+        # mask of the negatives would be written and read again by every comparison.
         lo = np.searchsorted(ex_users, part[:, 0], side="left")
         hi = np.searchsorted(ex_users, part[:, 0], side="right")
         lengths = hi - lo
-        rows = np.repeat(np.arange(len(part)), lengths)
+        rows = np.repeat(np.arange(n), lengths)
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         cols = ex_items[np.repeat(lo, lengths) + offsets]
-        held = torch.from_numpy(part[:, 1]).to(device)
-        mask[torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)] = True
-        mask[torch.arange(len(part), device=device), held] = True
-        negatives = ~mask
-        n_neg = negatives.sum(dim=1)
+        keys = np.unique(np.concatenate([rows * n_items + cols, np.arange(n) * n_items + part[:, 1]]))
+        known_rows = torch.from_numpy(keys // n_items).to(device)
+        known = scores[known_rows, torch.from_numpy(keys % n_items).to(device)]
+        pos = scores[torch.arange(n, device=device), torch.from_numpy(part[:, 1]).to(device)]
+        n_neg = n_items - torch.bincount(known_rows, minlength=n)
         if bool((n_neg == 0).any()):
             bad = int(part[int(torch.nonzero(n_neg == 0)[0, 0]), 0])
             raise DataError(f"user {bad} consumed every item: no negatives for AUC")
-        pos = scores[torch.arange(len(part), device=device), held].unsqueeze(1)
-        wins = ((scores < pos) & negatives).sum(dim=1).double() + 0.5 * ((scores == pos) & negatives).sum(dim=1).double()
+        known_pos = pos.index_select(0, known_rows)
+        # int32 counts (exact below 2**31 items): summing booleans into int64 is twice as slow
+        below = (scores < pos.unsqueeze(1)).sum(dim=1, dtype=torch.int32) - torch.bincount(
+            known_rows, (known < known_pos).long(), minlength=n)
+        ties = (scores == pos.unsqueeze(1)).sum(dim=1, dtype=torch.int32) - torch.bincount(
+            known_rows, (known == known_pos).long(), minlength=n)
+        wins = below.double() + 0.5 * ties.double()
         total += float((wins / n_neg.double()).sum())
     return total / len(heldout)
+
+
+def sample_heldout(heldout: np.ndarray, limit: int | None, *, seed: int, what: str) -> np.ndarray:
+    """At most `limit` of the held-out pairs, drawn by `seed` and kept in their order (all when
+    `limit` is None or not below their number).
+
+    An exact AUC scores every item for every held-out pair: at Amazon Clothing's size (127k
+    users, 455k items) that is 5.8e10 scores per evaluation, minutes where training an epoch
+    takes seconds. A pair's AUC lies in [0, 1], so its standard deviation is at most 0.5 and the
+    mean of 2,000 sampled pairs has a standard error of at most 0.011.
+
+    >>> pairs = np.arange(20).reshape(10, 2)
+    >>> sample_heldout(pairs, 3, seed=0, what="val").shape, len(sample_heldout(pairs, None, seed=0, what="val"))
+    ((3, 2), 10)
+    """
+    heldout = np.asarray(heldout, dtype=np.int64).reshape(-1, 2)
+    if limit is None or limit >= len(heldout):
+        return heldout
+    keep = numpy_rng(seed, "heldout-sample", what).choice(len(heldout), size=limit, replace=False)
+    return heldout[np.sort(keep)]
 
 
 def visual_gain(auc_visual: float, auc_bpr: float) -> float:

@@ -15,7 +15,7 @@ and it is what lets training update only the rows a batch touches
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -102,7 +102,8 @@ class TripleBatch:
         """
         if self.features is None:
             raise DataError("this model reads features: the batch has none")
-        proj = project(self.features.index_select(0, self.items), weight)
+        # contiguous: gathering rows of the transposed product is 8x slower than of a copy
+        proj = project(self.features.index_select(0, self.items), weight).contiguous()
         return proj.index_select(0, self.pos_at) - proj.index_select(0, self.neg_at)
 
 
@@ -237,6 +238,21 @@ class FactorModel(Recommender):
         self._check_ids(items, self.n_items, "item")
         bias, vec = self.item_terms(items, self._scaled(features, items))
         return bias.unsqueeze(0) + self.user_vectors(users) @ vec.T
+
+    def catalog_scorer(self, features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Item terms of the whole catalog computed once; each call then scores its users with
+        one product, the same scores as :meth:`score`."""
+        items = torch.arange(self.n_items, device=features.device)
+        if features.shape[0] != self.n_items:
+            raise DataError(f"{self.n_items} items but {features.shape[0]} feature rows")
+        bias, vec = self.item_terms(items, self._scaled(features, items))
+
+        def scores(users: torch.Tensor) -> torch.Tensor:
+            users = torch.as_tensor(users, dtype=torch.long).reshape(-1)
+            self._check_ids(users, self.n_users, "user")
+            return bias.unsqueeze(0) + self.user_vectors(users) @ vec.T
+
+        return scores
 
     def whole_batch(
         self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, features: torch.Tensor | None
