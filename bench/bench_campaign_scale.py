@@ -32,13 +32,13 @@ import logging
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from fresh_process import each_in_fresh_process
 
 
 def campaign_config(n_items: int, args: argparse.Namespace, cache_dir: Path) -> dict:
@@ -141,14 +141,7 @@ def main() -> None:
         print(json.dumps(measure(args.one, args)))
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    rows = []
-    for n in args.sizes:
-        proc = subprocess.run([sys.executable, __file__, "--one", str(n), *sys.argv[1:]], capture_output=True,
-                              text=True, check=False)
-        if proc.returncode:
-            sys.exit(f"size {n} failed:\n{proc.stderr[-4000:]}")
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f"{n:,} items: {json.dumps(rows[-1])}", flush=True)
+    rows = list(each_in_fresh_process(__file__, args.sizes, sys.argv[1:]))
     print()
     labels = ("local x1", "ray x1", "ray x2")
     print("items | users | interactions | units | unit s (median) | attack phase s: local x1 | ray x1 | ray x2 "

@@ -35,13 +35,13 @@ import logging
 import math
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from fresh_process import each_in_fresh_process
 
 HERE = Path(__file__).resolve().parent
 
@@ -236,14 +236,7 @@ def main() -> None:
     if args.one is not None:
         print(json.dumps(measure(args.one, args)))
         return
-    rows = []
-    for n in args.sizes:
-        cmd = [sys.executable, __file__, "--one", str(n), *sys.argv[1:]]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode:
-            sys.exit(f"size {n} failed:\n{proc.stderr}")
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f"{n:,} items done: {json.dumps(rows[-1])}", flush=True)
+    rows = list(each_in_fresh_process(__file__, args.sizes, sys.argv[1:]))
     print()
     print(" | ".join(label for _, label, _ in COLUMNS))
     for r in rows:
