@@ -257,15 +257,17 @@ def synthetic_catalog(
     (558, (2000, 8), True)
     """
     config = config or ScaleConfig()
+    dataset, clusters, popularity = _dataset(config, seed)
+    features = _features(config, clusters, seed, Path(cache_dir) if cache_dir is not None else None)
+    return ScaleCatalog(dataset, features, popularity, config, int(seed))
+
+
+def _dataset(config: ScaleConfig, seed: int) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The catalog without its features, with the items' clusters and latent popularity."""
     clusters = _item_clusters(config, seed)
     popularity = numpy_rng(seed, "scale", "popularity").lognormal(0.0, config.popularity_sigma, config.n_items)
     interactions = _interactions(config, clusters, popularity, seed)
-    features = _features(config, clusters, seed, Path(cache_dir) if cache_dir is not None else None)
-    return ScaleCatalog(_dataset(config, clusters, interactions, seed), features, popularity, config, int(seed))
-
-
-def _dataset(config: ScaleConfig, clusters: np.ndarray, interactions: np.ndarray, seed: int) -> Dataset:
-    return Dataset(
+    dataset = Dataset(
         name=f"synthetic-scale-{config.n_items}",
         images=ScaleImages(clusters, config.image_size, seed),
         categories=clusters,
@@ -274,6 +276,7 @@ def _dataset(config: ScaleConfig, clusters: np.ndarray, interactions: np.ndarray
         n_users=config.users,
         description=f"synthetic catalog at Clothing's ratios: {json.dumps(asdict(config))}, seed {seed}",
     )
+    return dataset, clusters, popularity
 
 
 def load_synthetic_scale(
@@ -298,6 +301,4 @@ def load_synthetic_scale(
     """
     del name  # the registry passes it; the dataset is named by its size
     config = ScaleConfig(n_items=n_items, n_users=n_users, n_interactions=n_interactions, image_size=image_size)
-    clusters = _item_clusters(config, seed)
-    popularity = numpy_rng(seed, "scale", "popularity").lognormal(0.0, config.popularity_sigma, config.n_items)
-    return _dataset(config, clusters, _interactions(config, clusters, popularity, seed), seed)
+    return _dataset(config, seed)[0]

@@ -37,7 +37,7 @@ def auc(
     exclude = np.asarray(exclude, dtype=np.int64).reshape(-1, 2)
     order = np.argsort(exclude[:, 0], kind="stable")
     ex_users, ex_items = exclude[order, 0], exclude[order, 1]
-    device = features.device  # scores, masks and counts stay where the model runs
+    device = features.device  # scores and counts stay where the model runs
     scorer = model.catalog_scorer(features)  # the item side once, not once per chunk
     total = 0.0
     for start in range(0, len(heldout), chunk):

@@ -230,13 +230,16 @@ class FactorModel(Recommender):
         return self._n_items
 
     def score(self, users: torch.Tensor, items: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        users = torch.as_tensor(users, dtype=torch.long).reshape(-1)
         items = torch.as_tensor(items, dtype=torch.long).reshape(-1)
         if features.shape[0] != items.shape[0]:
             raise DataError(f"{items.shape[0]} items but {features.shape[0]} feature rows")
-        self._check_ids(users, self.n_users, "user")
         self._check_ids(items, self.n_items, "item")
-        bias, vec = self.item_terms(items, self._scaled(features, items))
+        return self._user_scores(users, *self.item_terms(items, self._scaled(features, items)))
+
+    def _user_scores(self, users: torch.Tensor, bias: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
+        """``bias_i + user_u · vec_i`` of `users` against items whose terms are given."""
+        users = torch.as_tensor(users, dtype=torch.long).reshape(-1)
+        self._check_ids(users, self.n_users, "user")
         return bias.unsqueeze(0) + self.user_vectors(users) @ vec.T
 
     def catalog_scorer(self, features: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -246,13 +249,7 @@ class FactorModel(Recommender):
         if features.shape[0] != self.n_items:
             raise DataError(f"{self.n_items} items but {features.shape[0]} feature rows")
         bias, vec = self.item_terms(items, self._scaled(features, items))
-
-        def scores(users: torch.Tensor) -> torch.Tensor:
-            users = torch.as_tensor(users, dtype=torch.long).reshape(-1)
-            self._check_ids(users, self.n_users, "user")
-            return bias.unsqueeze(0) + self.user_vectors(users) @ vec.T
-
-        return scores
+        return lambda users: self._user_scores(users, bias, vec)
 
     def whole_batch(
         self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, features: torch.Tensor | None
