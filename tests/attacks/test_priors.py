@@ -54,6 +54,26 @@ def test_the_attackers_catalog_features_are_what_it_would_compute_itself() -> No
     assert ctx.view.catalog_features().shape == own.shape
 
 
+
+def test_a_catalog_handed_to_the_view_reaches_the_attack_as_a_private_read_only_copy() -> None:
+    """The unit hands every view the campaign's shared catalog features: what an attack reads is
+    a copy it cannot write, so nothing an attack does reaches the next unit's catalog."""
+    import copy
+
+    from pixelpush.attacks.view import AttackerView
+
+    world = make_world()
+    shared = world.platform.current_features().numpy()
+    before = shared.copy()
+    view = AttackerView(world.platform.client("rank"), copy.deepcopy(world.model), catalog=shared)
+    got = view.catalog_features()
+    np.testing.assert_array_equal(got, before)
+    assert not got.flags.writeable and not np.shares_memory(got, shared)
+    with pytest.raises(ValueError):
+        got[0, 0] = 1.0
+    assert view.catalog_features() is got  # copied once
+    np.testing.assert_array_equal(shared, before)
+
 def test_probe_reuse_recovers_the_exact_gradient_of_a_linear_scorer() -> None:
     """Linear IC and linear recommender: Δs = ΔF·g exactly, so once the reused probes span the
     8 feature dimensions the refined estimate is g itself, whatever the prior."""

@@ -148,3 +148,23 @@ def test_feature_fits_and_checks_work_chunk_by_chunk(monkeypatch) -> None:
     f[31, 2] = float("inf")
     with pytest.raises(DataError, match="item 31"):
         scaling.check_finite(f)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nonfinite_rows_names_exactly_the_rows_a_row_by_row_check_names(monkeypatch, seed: int) -> None:
+    """The one-read fast path (a block's sum) never hides a NaN or infinity and never blames a
+    finite row: not when +inf and -inf share a block (their sum is NaN), not when finite values
+    so large that their sum overflows fill a block or share one with a bad row."""
+    from pixelpush.recommenders import scaling
+
+    monkeypatch.setattr(scaling, "_CHUNK_ROWS", 8)
+    gen = torch.Generator().manual_seed(seed)
+    f = torch.randn(64, 5, generator=gen)
+    f[8:16] = 3e38  # a block of finite values whose sum is inf
+    picks = torch.randperm(64, generator=gen)[:6].tolist()
+    for row, value in zip(picks, [float("nan"), float("inf"), -float("inf"), float("inf"), -float("inf"), float("nan")]):
+        f[row, int(torch.randint(5, (1,), generator=gen))] = value
+    want = (~torch.isfinite(f)).any(dim=1).nonzero().flatten()
+    assert torch.equal(scaling.nonfinite_rows(f), want)
+    assert len(scaling.nonfinite_rows(torch.full((40, 3), 3e38))) == 0
+    assert len(scaling.nonfinite_rows(torch.zeros(0, 3))) == 0

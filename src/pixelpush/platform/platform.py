@@ -36,6 +36,7 @@ from pixelpush.platform.validation import (
 from pixelpush.platform.whitebox import WhiteBoxHandle
 from pixelpush.random import derive_seed, numpy_rng
 from pixelpush.recommenders.base import Recommender
+from pixelpush.recommenders.scaling import nonfinite_rows
 from pixelpush.vision.image_model import ImageModel
 from pixelpush.vision.memo import FeatureMemo
 
@@ -183,7 +184,7 @@ class Platform:
         dim = self.image_model.feature_dim
         if dim and feats.shape[1] != dim:
             raise DataError(f"features have {feats.shape[1]} dimensions, {self.image_model.identity} gives {dim}")
-        bad = (~torch.isfinite(feats)).any(dim=1).nonzero().flatten()
+        bad = nonfinite_rows(feats)
         if len(bad):
             raise DataError(f"non-finite features for {len(bad)} item(s), first item {int(bad[0])}")
         return feats

@@ -193,7 +193,8 @@ class FactorModel(Recommender):
 
     def normalise(self, features: torch.Tensor) -> torch.Tensor:
         """Raw features ``(I, d)`` to the model's scale: ``(f - center) / scale``."""
-        return (features.to(self.feature_scale.dtype) - self.feature_center) / self.feature_scale
+        # in place on the difference: one (I, d) temporary, not two (the catalog's is N x d)
+        return (features.to(self.feature_scale.dtype) - self.feature_center).div_(self.feature_scale)
 
     def user_parameters(self) -> list[tuple[nn.Parameter, float]]:
         """The per-user parameter tables ``(n_users, k)`` with their L2 weights, in concat order."""
