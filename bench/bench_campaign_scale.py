@@ -21,7 +21,7 @@ would dominate everything else; ``bench_feature_memory.py`` measures that); the 
 SqueezeNet 1.1 at the uploads' 32 px, so an attack's uploads get real image-model features and
 each step pays its real forward and backward. Needs the ``scale`` extra.
 
-    PYTHONPATH=src .venv/bin/python bench/bench_campaign_scale.py [--sizes 10000 100000 455412]
+    PYTHONPATH=src .venv/bin/python bench/bench_campaign_scale.py [--sizes 10000 100000 455412] [--huge-pages on|off]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 from fresh_process import each_in_fresh_process
+
+from pixelpush.huge_pages import VARIABLE as HUGE_PAGES, request_huge_pages
 
 
 def campaign_config(n_items: int, args: argparse.Namespace, cache_dir: Path) -> dict:
@@ -134,6 +136,8 @@ def main() -> None:
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
     ap.add_argument("--object-store-mib", type=int, default=3072, help="room for the 455k catalog's features (0.9 GiB)")
     ap.add_argument("--cache-dir", default=".cache/synthetic-scale")
+    ap.add_argument("--huge-pages", choices=("on", "off"), default="on",
+                    help="on: torch's large tensors on transparent huge pages, as the command line does (pixelpush.huge_pages)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -141,6 +145,11 @@ def main() -> None:
         print(json.dumps(measure(args.one, args)))
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if args.huge_pages == "on":
+        request_huge_pages()  # the sizes' fresh processes, and their Ray instance, inherit it
+    else:
+        os.environ[HUGE_PAGES] = "0"
+    print(f"{HUGE_PAGES}={os.environ[HUGE_PAGES]}", flush=True)
     rows = list(each_in_fresh_process(__file__, args.sizes, sys.argv[1:]))
     print()
     labels = ("local x1", "ray x1", "ray x2")

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 from pixelpush.errors import ConfigError, MissingDependencyError
+from pixelpush.huge_pages import worker_environment
 
 __all__ = ["INSTALL_HINT", "cluster_resources", "local_cpus", "ray_session", "require_ray"]
 
@@ -76,7 +77,9 @@ def ray_session(address: str | None = None, *, what: str = "this option") -> Ite
     options: dict[str, object] = {
         "include_dashboard": False,
         "logging_level": logging.WARNING,
-        "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}},
+        "runtime_env": {"env_vars": {
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **worker_environment(),
+        }},
     }
     if address is None:
         cpus = local_cpus()

@@ -10,6 +10,7 @@ from typing import TextIO
 import typer
 
 from pixelpush.errors import PixelpushError
+from pixelpush.huge_pages import request_huge_pages
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     So does an :class:`OSError` about a named file (unwritable output, full disk, ...) that no
     earlier check caught: the message names the file, ``--verbose`` logs the traceback.
     """
+    request_huge_pages()  # before the commands import torch (see pixelpush.huge_pages)
     _register()
     try:
         app(args=argv, standalone_mode=True)
