@@ -35,6 +35,7 @@ from pixelpush.attacks.base import AttackContext, GradientEstimate
 from pixelpush.attacks.feature_gradient import FeatureAttackState, FeatureGradientAttack
 from pixelpush.attacks.priors import partial_targets, rank_targets, ridge_fit, select_rows
 from pixelpush.errors import ConfigError
+from pixelpush.ids import outside
 from pixelpush.platform.api import Access
 
 __all__ = ["PriorAttack", "PriorPartial", "PriorProbeAttack", "PriorProbePartial", "PriorProbeRank", "PriorProbeScore", "PriorRank", "PriorScore"]
@@ -134,7 +135,7 @@ class PriorAttack(FeatureGradientAttack):
         client, history = view.client, view.history(user)
         n = client.n_items
         if self.signal == "score":
-            items = np.setdiff1d(np.arange(n), np.append(history, item))
+            items = outside(np.append(history, item), n)
             return items, np.asarray(client.scores(user, items), dtype=np.float64)
         ranking = np.asarray(client.ranking(user), dtype=np.int64)
         if self.signal == "partial":

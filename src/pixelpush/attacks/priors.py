@@ -20,6 +20,7 @@ import torch
 
 from pixelpush.attacks.estimators import single_thread
 from pixelpush.errors import ConfigError
+from pixelpush.ids import outside
 
 __all__ = ["RidgeFit", "partial_targets", "rank_targets", "ridge_fit", "select_rows"]
 
@@ -96,7 +97,7 @@ def rank_targets(n_items: int, ranking: np.ndarray, mapping: str = "probit") -> 
 
 def partial_targets(n_items: int, visible: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every item but `exclude`, with target 1 for the visible top of the list and 0 for the rest."""
-    items = np.setdiff1d(np.arange(n_items), exclude)
+    items = outside(exclude, n_items)
     return items, np.isin(items, visible).astype(np.float64)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from pixelpush.attacks.view import AttackerView
 from pixelpush.errors import ConfigError
+from pixelpush.ids import outside
 from pixelpush.random import numpy_rng
 
 __all__ = [
@@ -219,7 +220,7 @@ class GeneralPopulation(ThreatModel):
         rng = numpy_rng(seed, "general", item)
         items = rng.choice(pool, size=min(self.n_mock, pool.size), replace=False)
         mocks = tuple(view.register_user([int(j)]) for j in items)
-        valid = np.setdiff1d(np.arange(data.n_users), _holders(data.histories, item))
+        valid = outside(_holders(data.histories, item), data.n_users)
         evaluation = np.sort(rng.choice(valid, size=min(self.n_eval, valid.size), replace=False)) if valid.size else valid
         return Preparation(
             PercentileTarget(mock_users=mocks, percentile=self.percentile),

@@ -13,6 +13,7 @@ import numpy as np
 
 from pixelpush.data.catalog import Dataset
 from pixelpush.errors import DataError
+from pixelpush.ids import outside
 from pixelpush.random import numpy_rng
 
 
@@ -41,8 +42,7 @@ def draw_pairs(dataset: Dataset, threat_model: str, n: int, *, seed: int) -> lis
         rng = numpy_rng(seed, "pairs", threat_model, index)
         if threat_model == "specific-user":
             user = int(rng.choice(active))
-            outside = np.setdiff1d(np.arange(dataset.n_items), histories[user])
-            pairs.append(Pair(index, int(rng.choice(outside)), target_user=user))
+            pairs.append(Pair(index, int(rng.choice(outside(histories[user], dataset.n_items))), target_user=user))
         elif threat_model == "segment":
             pairs.append(Pair(index, _item_with_a_segment(dataset, rng)))
         elif threat_model == "general":

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pixelpush.errors import ConfigError, DataError, UnknownIdError
+from pixelpush.ids import outside
 from pixelpush.random import numpy_rng, torch_generator
 from pixelpush.recommenders.base import Recommender
 from pixelpush.recommenders.scaling import as_feature_tensor, check_finite, fit_feature_center, fit_feature_scale
@@ -299,7 +300,7 @@ class FactorModel(Recommender):
             raise DataError("cannot fold in a user with an empty history")
         self._check_ids(torch.from_numpy(hist), self.n_items, "item")
         feats = as_feature_tensor(features, n_items=self.n_items)
-        unconsumed = np.setdiff1d(np.arange(self.n_items), hist, assume_unique=True)
+        unconsumed = outside(hist, self.n_items)
         if unconsumed.size == 0:
             raise DataError("cannot fold in a user who consumed every item (no negatives)")
         if unconsumed.size > self.config.fold_in_negatives:

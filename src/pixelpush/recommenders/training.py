@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from pixelpush.errors import ConfigError, DataError
+from pixelpush.ids import outside
 from pixelpush.progress import progress_bar
 from pixelpush.random import torch_generator
 from pixelpush.recommenders.adversarial import adversarial_batch_loss
@@ -156,7 +157,7 @@ class NegativeSampler:
         for row in torch.nonzero(self._is_positive(users, items)).flatten().tolist():
             user = int(users[row])
             lo, hi = torch.searchsorted(self.keys, torch.tensor([user * self.n_items, (user + 1) * self.n_items]))
-            allowed = np.setdiff1d(np.arange(self.n_items), (self.keys[lo:hi] - user * self.n_items).numpy())
+            allowed = outside((self.keys[lo:hi] - user * self.n_items).numpy(), self.n_items)
             if allowed.size == 0:
                 raise DataError(f"user {user} consumed every item: no negatives to sample")
             items[row] = int(allowed[int(torch.randint(allowed.size, (1,), generator=self.gen))])

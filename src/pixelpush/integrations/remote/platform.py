@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pixelpush.errors import DataError
+from pixelpush.ids import outside
 from pixelpush.integrations.remote.service import RecommenderService, ServiceError
 from pixelpush.platform.api import Access
 from pixelpush.platform.budget import Budget, Meter
@@ -170,7 +171,7 @@ class RemotePlatform:
         else:
             self._require("scores", "rankings")
             row = self._row(int(ids[0]))
-            keep = np.setdiff1d(np.arange(self.n_items), self._histories[int(ids[0])])
+            keep = outside(self._histories[int(ids[0])], self.n_items)
             out = keep[np.lexsort((keep, -row[keep]))][:k]
         self._meter.charge(0, 1)
         return out
