@@ -92,18 +92,25 @@ def test_small_helpers() -> None:
     assert np.isnan(auc(FixedScores(np.zeros((1, 2))), torch.zeros(2, 1), np.zeros((0, 2)), np.zeros((0, 2))))
 
 
+def _scored_model(kind: str, *, seed: int):
+    """A factor model of 20 users x 60 items (8-d features) with non-trivial parameters, and its features."""
+    from pixelpush.recommenders.registry import build_model
+
+    model = build_model(kind, 20, 60, 8, seed=seed, categories=np.arange(60) % 3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.3)
+    features = torch.rand(60, 8, generator=torch.Generator().manual_seed(seed + 3)) * 4
+    model.fit_normalisation(features)
+    return model, features
+
+
 @pytest.mark.parametrize("kind", ["bpr", "vbpr", "deepstyle"])
 def test_a_factor_models_catalog_scorer_gives_its_scores_exactly(kind: str) -> None:
     """AUC and the platform's rankings score through it: the item side computed once changes no bit."""
     from pixelpush.errors import UnknownIdError
-    from pixelpush.recommenders.registry import build_model
 
-    model = build_model(kind, 20, 60, 8, seed=2, categories=np.arange(60) % 3)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.3)
-    features = torch.rand(60, 8, generator=torch.Generator().manual_seed(5)) * 4
-    model.fit_normalisation(features)
+    model, features = _scored_model(kind, seed=2)
     users = torch.tensor([0, 7, 7, 19])
     scorer = model.catalog_scorer(features)
     assert torch.equal(scorer(users), model.score(users, torch.arange(60), features))
@@ -111,3 +118,19 @@ def test_a_factor_models_catalog_scorer_gives_its_scores_exactly(kind: str) -> N
         scorer(torch.tensor([20]))
     with pytest.raises(DataError):
         model.catalog_scorer(features[:10])
+
+
+@pytest.mark.parametrize("kind", ["bpr", "vbpr", "deepstyle"])
+def test_a_catalog_of_many_row_blocks_is_scored_as_score_scores_it(kind: str, monkeypatch) -> None:
+    """Past 65,536 items the catalog scorer works block by block: every item keeps its own
+    terms (its id, its category, its features), and a NaN is named by its catalog id."""
+    from pixelpush.recommenders import scaling
+
+    monkeypatch.setattr(scaling, "_CHUNK_ROWS", 7)  # 60 items: 9 blocks, the last one short
+    model, features = _scored_model(kind, seed=3)
+    users = torch.tensor([0, 5, 19])
+    want = model.score(users, torch.arange(60), features)
+    torch.testing.assert_close(model.catalog_scorer(features)(users), want, rtol=1e-6, atol=1e-6)
+    features[45, 2] = float("nan")
+    with pytest.raises(DataError, match="item 45"):
+        model.catalog_scorer(features)

@@ -13,6 +13,8 @@ channels would blow up.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -42,9 +44,16 @@ _CHUNK_ROWS = 65_536
 ``O(N x d)`` (at 455k items x 2048 dims a float64 copy of the features is 7.5 GB)."""
 
 
+def row_blocks(n_rows: int) -> Iterator[slice]:
+    """Slices of at most 65,536 rows that cover ``0..n_rows`` (the blocks the checks, the fits and
+    a factor model's catalog scoring work in)."""
+    for start in range(0, n_rows, _CHUNK_ROWS):
+        yield slice(start, min(start + _CHUNK_ROWS, n_rows))
+
+
 def _row_chunks(features: torch.Tensor):
-    for start in range(0, features.shape[0], _CHUNK_ROWS):
-        yield start, features[start : start + _CHUNK_ROWS].detach()
+    for rows in row_blocks(features.shape[0]):
+        yield rows.start, features[rows].detach()
 
 
 def nonfinite_rows(features: torch.Tensor) -> torch.Tensor:
