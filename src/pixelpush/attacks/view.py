@@ -67,7 +67,7 @@ class AttackerView:
         surrogate: the JPEG stand-in's backward (``identity``: BPDA; ``kornia``: differentiable JPEG).
     """
 
-    __slots__ = ("_catalog", "_catalog_copied", "_client", "_features", "_image_model", "_pipeline", "_seed", "_users")
+    __slots__ = ("_catalog", "_catalog_source", "_client", "_features", "_image_model", "_pipeline", "_seed", "_users")
 
     def __init__(
         self,
@@ -96,8 +96,8 @@ class AttackerView:
         object.__setattr__(self, "_users", {int(u): np.asarray(h, dtype=np.int64).copy() for u, h in (users or {}).items()})
         # the private read-only copy is made when an attack first asks for it (most never do:
         # at the paper's 455k items it is 0.9 GB per unit)
-        object.__setattr__(self, "_catalog", catalog)
-        object.__setattr__(self, "_catalog_copied", False)
+        object.__setattr__(self, "_catalog_source", catalog)
+        object.__setattr__(self, "_catalog", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"an attacker view is read-only (tried to set {name!r})")
@@ -149,7 +149,10 @@ class AttackerView:
 
     def catalog_features(self, *, batch: int = 64) -> np.ndarray:
         """Public features ``(N, d)`` of every catalog item's public image (read-only; computed once)."""
-        if self._catalog is None:
+        if self._catalog is not None:
+            return self._catalog
+        source = self._catalog_source
+        if source is None:
             client, rows = self._client, []
             for start in range(0, client.n_items, batch):
                 images = [client.image(i) for i in range(start, min(start + batch, client.n_items))]
@@ -157,10 +160,9 @@ class AttackerView:
                     rows.append(self._plain_features(np.stack(images)))
                 else:
                     rows.extend(self._plain_features(im[None]) for im in images)
-            object.__setattr__(self, "_catalog", np.concatenate(rows))
-        if not self._catalog_copied:
-            object.__setattr__(self, "_catalog", _read_only(self._catalog))
-            object.__setattr__(self, "_catalog_copied", True)
+            source = np.concatenate(rows)
+        object.__setattr__(self, "_catalog", _read_only(source))
+        object.__setattr__(self, "_catalog_source", None)  # the caller's array is not held past the copy
         return self._catalog
 
     def features(self, images: np.ndarray) -> np.ndarray:

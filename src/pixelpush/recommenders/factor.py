@@ -265,8 +265,7 @@ class FactorModel(Recommender):
         for rows in row_blocks(self.n_items):
             items = torch.arange(rows.start, rows.stop, device=features.device)
             terms.append(self.item_terms(items, self._scaled(features[rows], items)))
-        bias = terms[0][0] if len(terms) == 1 else torch.cat([b for b, _ in terms])
-        vec = terms[0][1] if len(terms) == 1 else torch.cat([v for _, v in terms])
+        bias, vec = torch.cat([b for b, _ in terms]), torch.cat([v for _, v in terms])
         return lambda users: self._user_scores(users, bias, vec)
 
     def whole_batch(
